@@ -1,0 +1,25 @@
+//! # vod-upload
+//!
+//! A resumable, network-aware upload engine for Alibaba Cloud ApsaraVideo VOD. Files go to the
+//! OSS buckets VOD owns (multipart upload), in either credential mode:
+//!
+//! * mode 1: the app's server hands over an `UploadAuth` + `UploadAddress` pair;
+//! * mode 2: the app holds an STS token and the engine calls CreateUploadVideo /
+//!   RefreshUploadVideo / CreateUploadImage itself.
+//!
+//! Layers, bottom up (only [`ffi`] knows UniFFI):
+//!
+//! * [`protocol`]: pure wire protocol: credentials, OSS V1/V4 and VOD RPC signing, CRC-64,
+//!   error documents;
+//! * [`transport`]: OSS and VOD clients over reqwest (streaming parts, timeouts, clock skew);
+//! * [`store`]: the SQLite checkpoint database (queue, multipart sessions, part ledger);
+//! * [`engine`]: queue, control, events, retries, credentials and network policy;
+//! * `ffi`: the UniFFI surface for Kotlin, Swift and Python.
+
+pub mod error;
+pub mod model;
+pub mod protocol;
+pub mod transport;
+
+pub use error::{Error, ErrorClass, Result, Service, ServiceError, TransportKind};
+pub use model::*;

@@ -1,0 +1,308 @@
+//! The engine's data model: what an app adds, configures, observes and gets back.
+//!
+//! Plain Rust types with serde, shared by the store (persisted as JSON where noted), the engine,
+//! the FFI layer (which mirrors them as UniFFI records) and the CLI.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::SignatureVersion;
+
+/// A stable file id: survives deletes of other files and app restarts (unlike the native SDK's
+/// list index).
+pub type FileId = String;
+
+/// VOD metadata for a video, audio or image (CreateUploadVideo / CreateUploadImage parameters,
+/// and the `x-oss-notification` payload for own-bucket uploads). Empty fields are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VodInfo {
+    /// Title; defaults to the file name when empty.
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub cate_id: Option<i64>,
+    /// Tags, sent comma-joined (at most 16, each at most 32 characters).
+    pub tags: Vec<String>,
+    pub cover_url: Option<String>,
+    /// A JSON string (callback configuration, `Extend`, ...).
+    pub user_data: Option<String>,
+    pub template_group_id: Option<String>,
+    pub storage_location: Option<String>,
+    pub workflow_id: Option<String>,
+    pub app_id: Option<String>,
+    /// Transcode after upload (native SDK default: true).
+    pub is_process: Option<bool>,
+    pub is_show_watermark: Option<bool>,
+    /// 1..=10 (native SDK default: 6).
+    pub priority: Option<u8>,
+}
+
+/// Where a file goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UploadTarget {
+    /// A VOD video or audio (CreateUploadVideo / RefreshUploadVideo).
+    Video,
+    /// A VOD image (CreateUploadImage).
+    Image,
+    /// An object in an own bucket, with the account's or an STS key (the native SDK's
+    /// `addFile(path, endpoint, bucket, object)`).
+    Object { endpoint: String, bucket: String, object: String },
+}
+
+impl UploadTarget {
+    /// The target implied by the file's extension: images go to CreateUploadImage, everything
+    /// else to CreateUploadVideo (the native SDKs do the same by MIME type).
+    pub fn for_path(path: &std::path::Path) -> UploadTarget {
+        let mime = mime_guess::from_path(path).first_or_octet_stream();
+        if mime.type_() == mime_guess::mime::IMAGE {
+            UploadTarget::Image
+        } else {
+            UploadTarget::Video
+        }
+    }
+}
+
+/// A file's state in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    /// Queued, not started yet.
+    Ready,
+    /// Being uploaded (or about to be: credentials requested).
+    Uploading,
+    /// Started but waiting; see [`FileInfo::waiting`] for why.
+    Waiting,
+    /// Paused by the app (`pause()`), or stopped (`stop()`).
+    Paused,
+    /// Skipped by `cancel_file`; `resume_file` queues it again.
+    Canceled,
+    Succeeded,
+    Failed,
+}
+
+impl FileStatus {
+    /// Succeeded, failed or canceled: the queue will not pick it up by itself.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, FileStatus::Succeeded | FileStatus::Failed | FileStatus::Canceled)
+    }
+}
+
+/// Why a started file is not sending bytes right now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum WaitingReason {
+    /// The network policy forbids the current network (e.g. cellular with Wi-Fi only).
+    Network,
+    /// Waiting for credentials: `set_upload_auth_and_address` (mode 1), `resume_with_auth` /
+    /// `resume_with_token` after an expiry, or the credential provider.
+    Credentials,
+    /// Backing off after a failure; the next attempt is at `until`.
+    Backoff { until: SystemTime },
+    /// Paused by the app.
+    Paused,
+    /// Another file holds the only upload slot (`max_parallel_files`).
+    Queue,
+}
+
+/// One file in the queue, as `list_files` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    pub id: FileId,
+    pub path: PathBuf,
+    pub target: UploadTarget,
+    pub vod_info: VodInfo,
+    pub status: FileStatus,
+    pub waiting: Option<WaitingReason>,
+    /// Bytes the server has confirmed (finished parts); never above `bytes_total`.
+    pub bytes_uploaded: u64,
+    pub bytes_total: u64,
+    /// OSS endpoint, bucket and object once known (from UploadAddress or the target).
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub object: Option<String>,
+    pub video_id: Option<String>,
+    pub image_url: Option<String>,
+    pub last_error: Option<FileError>,
+    pub added_at: SystemTime,
+}
+
+/// The last error a file had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileError {
+    pub code: String,
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+/// What a successful upload produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadResult {
+    pub video_id: Option<String>,
+    pub image_url: Option<String>,
+    pub endpoint: String,
+    pub bucket: String,
+    pub object: String,
+    pub bytes: u64,
+    /// CRC-64/XZ of the whole object, checked against OSS's when it sent one.
+    pub crc64: u64,
+}
+
+/// The kind of network the app reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkType {
+    Wifi,
+    Cellular,
+    Ethernet,
+    /// No network at all.
+    None,
+    /// The app does not know (the engine's start-up state); treated as allowed.
+    Unknown,
+}
+
+/// What the app knows about the current network (Android `NetworkCapabilities`,
+/// iOS `NWPath`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkState {
+    pub network_type: NetworkType,
+    /// Charged by volume (cellular, hotspot Wi-Fi, iOS `isExpensive`/`isConstrained`).
+    pub metered: bool,
+    pub roaming: bool,
+    /// Has validated internet access (false behind a captive portal).
+    pub validated: bool,
+}
+
+impl NetworkState {
+    pub const UNKNOWN: NetworkState = NetworkState {
+        network_type: NetworkType::Unknown,
+        metered: false,
+        roaming: false,
+        validated: true,
+    };
+}
+
+/// Which networks may carry upload bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "policy", rename_all = "snake_case")]
+pub enum NetworkPolicy {
+    /// Wi-Fi and Ethernet only (Alibaba's documents ask apps to pause on 3G/4G).
+    WifiOnly,
+    /// Any network with internet access.
+    Any,
+    /// Any network that is not metered and not roaming.
+    UnmeteredOnly,
+    /// Wi-Fi and Ethernet freely, plus at most `bytes` on cellular in this engine's lifetime
+    /// (or until the policy is set again).
+    CellularBudget { bytes: u64 },
+}
+
+/// Engine configuration. Invalid values are refused by `Engine::new` with a clear error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// SQLite checkpoint database; `None` keeps state in memory (nothing survives a restart).
+    pub database_path: Option<PathBuf>,
+    /// Part size in bytes: at least 100 KiB; raised automatically so no file needs more than
+    /// 10,000 parts.
+    pub part_size: u64,
+    /// Parts uploaded in parallel per file.
+    pub parallel_parts: u32,
+    /// Files uploaded in parallel (the native SDK does one).
+    pub max_parallel_files: u32,
+    /// Retries per request before the file fails (not counting network-policy pauses).
+    pub retry_limit: u32,
+    /// First retry delay; doubles each time, with jitter, up to `retry_max_interval`.
+    pub retry_base_interval: Duration,
+    pub retry_max_interval: Duration,
+    /// A file stops retrying and fails once it has been failing for this long.
+    pub retry_time_budget: Duration,
+    pub connect_timeout: Duration,
+    /// Upper bound for one request that sends no body (Initiate, Complete, VOD calls).
+    pub request_timeout: Duration,
+    /// A request whose body makes no progress for this long is abandoned and retried.
+    pub stall_timeout: Duration,
+    /// VOD region for mode 2 (`cn-shanghai` by default); UploadAuth's `Region` wins when set.
+    pub region: String,
+    /// Override of the VOD OpenAPI endpoint (`https://vod.{region}.aliyuncs.com` otherwise).
+    pub vod_endpoint: Option<String>,
+    pub signature_version: SignatureVersion,
+    pub network_policy: NetworkPolicy,
+    /// Permit plain-http endpoints (the simulator, tests). Off by default: HTTPS only.
+    pub allow_http: bool,
+    /// Files below this size use one PutObject instead of a multipart upload.
+    pub put_object_threshold: u64,
+    /// Refresh credentials this long before their known expiry.
+    pub refresh_ahead: Duration,
+    /// Minimum interval between two progress events of one file.
+    pub progress_interval: Duration,
+}
+
+/// Default and bounds, with their reasons.
+pub mod limits {
+    /// OSS rejects non-last parts below 100 KiB (`EntityTooSmall`).
+    pub const MIN_PART_SIZE: u64 = 100 * 1024;
+    /// OSS's part size ceiling.
+    pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+    /// OSS's part number ceiling.
+    pub const MAX_PARTS: u64 = 10_000;
+    /// The native SDKs' default part size.
+    pub const DEFAULT_PART_SIZE: u64 = 1024 * 1024;
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_path: None,
+            part_size: limits::DEFAULT_PART_SIZE,
+            parallel_parts: 5,
+            max_parallel_files: 1,
+            retry_limit: 10,
+            retry_base_interval: Duration::from_millis(500),
+            retry_max_interval: Duration::from_secs(30),
+            retry_time_budget: Duration::from_secs(15 * 60),
+            connect_timeout: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(30),
+            region: "cn-shanghai".into(),
+            vod_endpoint: None,
+            signature_version: SignatureVersion::V1,
+            network_policy: NetworkPolicy::WifiOnly,
+            allow_http: false,
+            put_object_threshold: limits::MIN_PART_SIZE,
+            refresh_ahead: Duration::from_secs(5 * 60),
+            progress_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// The part size actually used for a file: the configured one, raised (to a multiple of
+/// 4 KiB) so that the file fits in [`limits::MAX_PARTS`] parts.
+pub fn effective_part_size(configured: u64, file_size: u64) -> u64 {
+    let needed = file_size.div_ceil(limits::MAX_PARTS);
+    let size = configured.max(needed).max(limits::MIN_PART_SIZE);
+    size.div_ceil(4096) * 4096
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_size_is_raised_to_fit_ten_thousand_parts() {
+        let mib = 1024 * 1024;
+        assert_eq!(effective_part_size(mib, 10 * mib), mib);
+        // 10,001 MiB at 1 MiB parts would need 10,001 parts.
+        let size = 10_001 * mib;
+        let part = effective_part_size(mib, size);
+        assert!(size.div_ceil(part) <= limits::MAX_PARTS);
+        assert!(part > mib && part % 4096 == 0);
+    }
+
+    #[test]
+    fn target_follows_extension() {
+        assert_eq!(UploadTarget::for_path("a/b.JPG".as_ref()), UploadTarget::Image);
+        assert_eq!(UploadTarget::for_path("a/b.mp4".as_ref()), UploadTarget::Video);
+        assert_eq!(UploadTarget::for_path("a/b.mp3".as_ref()), UploadTarget::Video);
+    }
+}
