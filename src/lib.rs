@@ -17,9 +17,12 @@
 //! * `ffi`: the UniFFI surface for Kotlin, Swift and Python.
 
 pub mod error;
+mod ffi;
 pub mod model;
 pub mod protocol;
 pub mod transport;
 
 pub use error::{Error, ErrorClass, Result, Service, ServiceError, TransportKind};
 pub use model::*;
+
+uniffi::setup_scaffolding!("vod_upload");

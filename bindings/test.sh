@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every binding test, as CI does (scripts/test-all.sh calls it):
+#   1. Kotlin: generate, compile with the official compiler, JUnit on the JVM (Maven), and the
+#      Android sample's JVM module against the installed bindings;
+#   2. Python: build the module, pytest;
+#   3. Swift: generate sources, header and modulemap, and check them (compiling needs macOS).
+# Needs Rust, Java 17 + Maven (Maven Central), Python 3.11+. Honours CARGO_TARGET_DIR;
+# VOD_UPLOAD_SKIP_BUILD=1 skips `cargo build --release` when a previous step did it.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/scripts/common.sh"
+step() { printf '\n--- bindings: %s ---\n' "$*"; }
+
+step "cargo build --release"
+build_release
+bindgen_bin uniffi-bindgen >/dev/null
+export VOD_UPLOAD_SKIP_BUILD=1
+
+mvn=(mvn -B -ntp)
+step "Kotlin (Maven: generate, compile, JUnit)"
+"${mvn[@]}" -f "$here/kotlin/pom.xml" install
+
+step "Python (pytest)"
+"$here/python/run_tests.sh"
+
+step "Swift (generate + check)"
+"$here/swift/generate.sh" "$TARGET_DIR/bindings-swift"
