@@ -499,6 +499,30 @@ fn concurrent_use_from_several_threads() {
 }
 
 #[test]
+fn two_stores_on_one_file_see_each_others_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let (one, two) = (Store::open(&path).unwrap(), Store::open(&path).unwrap());
+    let writers: Vec<_> = [(one, "a"), (two, "b")]
+        .into_iter()
+        .map(|(store, prefix)| {
+            std::thread::spawn(move || {
+                for i in 0..20 {
+                    store
+                        .insert_file(&new_file(&format!("{prefix}{i}")))
+                        .unwrap();
+                }
+                store
+            })
+        })
+        .collect();
+    let stores: Vec<Store> = writers.into_iter().map(|t| t.join().unwrap()).collect();
+    for store in &stores {
+        assert_eq!(store.list_files().unwrap().len(), 40);
+    }
+}
+
+#[test]
 fn full_disk_is_reported_as_such() {
     let store = Store::open_in_memory().unwrap();
     store.insert_file(&new_file("a")).unwrap();
@@ -754,6 +778,22 @@ fn another_apps_database_is_refused() {
         msg.contains("not a vod-upload checkpoint database"),
         "{msg}"
     );
+    // Unversioned, but not empty: still not ours, and left as it was.
+    let path = dir.path().join("unversioned.db");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE files (x);")
+        .unwrap();
+    let msg = store_error(Store::open_or_recover(&path).unwrap_err());
+    assert!(
+        msg.contains("not a vod-upload checkpoint database"),
+        "{msg}"
+    );
+    let conn = Connection::open(&path).unwrap();
+    let tables: i64 = conn
+        .query_row("SELECT COUNT(*) FROM sqlite_schema", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 1);
 }
 
 fn corrupt_files(dir: &Path) -> Vec<String> {
