@@ -20,6 +20,7 @@ pub mod error;
 mod ffi;
 pub mod model;
 pub mod protocol;
+pub mod store;
 pub mod transport;
 
 pub use error::{Error, ErrorClass, Result, Service, ServiceError, TransportKind};
