@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test of the project, as CI does (.ci/run calls this script).
+# Needs: Rust (rustup), Python 3.11+, Java 17 + Maven, Go. Everything else it installs itself
+# (Python packages into virtualenvs under target/, Maven artifacts into ~/.m2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+# One release build serves the Rust tests, the simulator, the CLI and the bindings.
+step "release build"
+cargo build --release --workspace --all-targets
+cargo build --release -p uniffi-bindgen
+
+step "Rust tests"
+cargo test --release --workspace
+
+for extra in tests/conformance/run.sh bindings/test.sh; do
+  if [ -x "$extra" ]; then
+    step "$extra"
+    "$extra"
+  fi
+done
+echo
+echo "all test suites passed"
