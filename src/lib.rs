@@ -19,6 +19,7 @@
 pub mod error;
 pub mod model;
 pub mod protocol;
+pub mod store;
 pub mod transport;
 
 pub use error::{Error, ErrorClass, Result, Service, ServiceError, TransportKind};

@@ -1,0 +1,608 @@
+//! The SQLite checkpoint store: the upload queue, each file's multipart session, and a ledger
+//! of finished parts, so that uploads survive the app being killed.
+//!
+//! * [`Store`]: open / recover the database, and the operations the engine calls. All are
+//!   synchronous and short (one statement or one small transaction, statements cached);
+//!   call them from async code directly or through `spawn_blocking`.
+//! * [`FileRow`] / [`NewFile`]: the queue; [`Session`]: one file's multipart upload;
+//!   [`PartRecord`]: one finished part; [`Fingerprint`]: has the file changed?
+//!
+//! Writes for a file that no longer exists (deleted while a part was in flight) do nothing:
+//! there is no state left to update, and the engine need not special-case the race.
+//!
+//! No secret is ever stored: sessions keep credential metadata (expiry) only. After a restart
+//! the engine asks the app for credentials again.
+//!
+//! Layout follows application-services' components: `db.rs` (open, pragmas, recovery, errors),
+//! `schema.rs` (SQL and migrations), this file (the operations).
+
+mod db;
+mod fingerprint;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::types::Type;
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::model::{FileError, FileId, FileStatus, UploadResult, UploadTarget, VodInfo};
+use crate::{Error, Result};
+use db::SqlContext;
+
+pub use db::Store;
+pub use fingerprint::{EDGE_BYTES, Fingerprint};
+
+/// A file to add to the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFile {
+    pub id: FileId,
+    pub path: PathBuf,
+    pub target: UploadTarget,
+    pub vod_info: VodInfo,
+    pub bytes_total: u64,
+    /// Stored with millisecond precision.
+    pub added_at: SystemTime,
+}
+
+/// A file in the queue, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRow {
+    pub id: FileId,
+    pub path: PathBuf,
+    pub target: UploadTarget,
+    pub vod_info: VodInfo,
+    pub status: FileStatus,
+    pub bytes_total: u64,
+    /// Bytes in the part ledger; `bytes_total` once succeeded.
+    pub bytes_done: u64,
+    pub added_at: SystemTime,
+    pub last_error: Option<FileError>,
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub object: Option<String>,
+    pub video_id: Option<String>,
+    pub image_url: Option<String>,
+    /// The object's CRC-64, set with the result.
+    pub crc64: Option<u64>,
+}
+
+impl FileRow {
+    /// The upload's result, when the file succeeded.
+    pub fn result(&self) -> Option<UploadResult> {
+        if self.status != FileStatus::Succeeded {
+            return None;
+        }
+        Some(UploadResult {
+            video_id: self.video_id.clone(),
+            image_url: self.image_url.clone(),
+            endpoint: self.endpoint.clone()?,
+            bucket: self.bucket.clone()?,
+            object: self.object.clone()?,
+            bytes: self.bytes_total,
+            crc64: self.crc64?,
+        })
+    }
+}
+
+/// One file's upload in progress: what is needed to continue it after a restart (with fresh
+/// credentials from the app).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub file_id: FileId,
+    /// The multipart upload id; `None` before InitiateMultipartUpload and for PutObject.
+    pub upload_id: Option<String>,
+    pub endpoint: String,
+    pub bucket: String,
+    pub object: String,
+    pub video_id: Option<String>,
+    pub image_id: Option<String>,
+    pub image_url: Option<String>,
+    /// The part size this upload uses; keep it on resume.
+    pub part_size: u64,
+    pub content_type: Option<String>,
+    /// The file when the upload started.
+    pub fingerprint: Fingerprint,
+    /// Stored with millisecond precision.
+    pub created_at: SystemTime,
+    /// When the credentials in use expire, if known (metadata only; never the credentials).
+    pub credentials_expire_at: Option<SystemTime>,
+}
+
+/// A finished part, as OSS confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRecord {
+    /// 1..=10000.
+    pub part_number: u32,
+    pub size: u64,
+    pub etag: String,
+    /// CRC-64/XZ of the part's bytes.
+    pub crc64: u64,
+}
+
+const FILE_COLUMNS: &str = "f.id, f.path, f.target, f.vod_info, f.status, f.bytes_total, \
+     f.added_at, f.error_code, f.error_message, f.error_request_id, f.endpoint, f.bucket, \
+     f.object, f.video_id, f.image_url, f.crc64, \
+     CASE WHEN f.status = 'succeeded' THEN f.bytes_total \
+          ELSE (SELECT COALESCE(SUM(p.size), 0) FROM parts p WHERE p.file_id = f.id) END";
+
+const SESSION_COLUMNS: &str = "file_id, upload_id, endpoint, bucket, object, video_id, \
+     image_id, image_url, part_size, content_type, file_size, file_mtime_ns, file_head_sha256, \
+     file_tail_sha256, created_at, credentials_expire_at";
+
+impl Store {
+    // ---- files ----
+
+    /// Appends a file to the queue (status `Ready`) and returns it as stored.
+    pub fn insert_file(&self, file: &NewFile) -> Result<FileRow> {
+        let path = path_text(&file.path)?;
+        let target = to_json(&file.target)?;
+        let vod_info = to_json(&file.vod_info)?;
+        let bytes_total = int(file.bytes_total)?;
+        let conn = self.lock();
+        let what = || format!("add file {}", file.id);
+        conn.prepare_cached(
+            "INSERT INTO files (id, position, path, target, vod_info, status, bytes_total, \
+             added_at) \
+             VALUES (?1, (SELECT COALESCE(MAX(position), 0) + 1 FROM files), ?2, ?3, ?4, \
+             'ready', ?5, ?6)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                file.id,
+                path,
+                target,
+                vod_info,
+                bytes_total,
+                to_ms(file.added_at)
+            ])
+        })
+        .ctx(&what())?;
+        query_file(&conn, &file.id)?
+            .ok_or_else(|| Error::Store(format!("file {} vanished after insert", file.id)))
+    }
+
+    /// The file with this id.
+    pub fn get_file(&self, id: &str) -> Result<Option<FileRow>> {
+        query_file(&self.lock(), id)
+    }
+
+    /// Every file, in queue order.
+    pub fn list_files(&self) -> Result<Vec<FileRow>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {FILE_COLUMNS} FROM files f ORDER BY f.position"
+            ))
+            .ctx("list files")?;
+        let rows = stmt.query_map([], file_row).ctx("list files")?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("read the file list")
+    }
+
+    /// Sets the status and the last error: the stored error becomes exactly `last_error`
+    /// (`None` clears it).
+    pub fn set_status(
+        &self,
+        id: &str,
+        status: FileStatus,
+        last_error: Option<&FileError>,
+    ) -> Result<()> {
+        self.execute(
+            "UPDATE files SET status = ?2, error_code = ?3, error_message = ?4, \
+             error_request_id = ?5 WHERE id = ?1",
+            params![
+                id,
+                status_text(status),
+                last_error.map(|e| &e.code),
+                last_error.map(|e| &e.message),
+                last_error.and_then(|e| e.request_id.as_ref()),
+            ],
+            || format!("set the status of file {id}"),
+        )
+        .map(drop)
+    }
+
+    /// Records a successful upload: status `Succeeded`, no error, where it went, its size and
+    /// CRC-64.
+    pub fn set_result(&self, id: &str, result: &UploadResult) -> Result<()> {
+        self.execute(
+            "UPDATE files SET status = 'succeeded', error_code = NULL, error_message = NULL, \
+             error_request_id = NULL, video_id = ?2, image_url = ?3, endpoint = ?4, bucket = ?5, \
+             object = ?6, bytes_total = ?7, crc64 = ?8 WHERE id = ?1",
+            params![
+                id,
+                result.video_id,
+                result.image_url,
+                result.endpoint,
+                result.bucket,
+                result.object,
+                int(result.bytes)?,
+                result.crc64.to_string(),
+            ],
+            || format!("save the result of file {id}"),
+        )
+        .map(drop)
+    }
+
+    /// Records where the file goes, as soon as it is known (UploadAddress, the VOD response or
+    /// the target), so `list_files` can show it before the upload finishes.
+    pub fn update_target_info(
+        &self,
+        id: &str,
+        endpoint: &str,
+        bucket: &str,
+        object: &str,
+        video_id: Option<&str>,
+        image_url: Option<&str>,
+    ) -> Result<()> {
+        self.execute(
+            "UPDATE files SET endpoint = ?2, bucket = ?3, object = ?4, video_id = ?5, \
+             image_url = ?6 WHERE id = ?1",
+            params![id, endpoint, bucket, object, video_id, image_url],
+            || format!("save the destination of file {id}"),
+        )
+        .map(drop)
+    }
+
+    /// Updates the file's size (its upload restarted after the file changed on disk).
+    pub fn set_bytes_total(&self, id: &str, bytes_total: u64) -> Result<()> {
+        self.execute(
+            "UPDATE files SET bytes_total = ?2 WHERE id = ?1",
+            params![id, int(bytes_total)?],
+            || format!("set the size of file {id}"),
+        )
+        .map(drop)
+    }
+
+    /// Removes a file with its session and parts. Returns whether it existed.
+    pub fn delete_file(&self, id: &str) -> Result<bool> {
+        self.execute("DELETE FROM files WHERE id = ?1", params![id], || {
+            format!("delete file {id}")
+        })
+        .map(|n| n > 0)
+    }
+
+    /// Removes every file, session and part.
+    pub fn clear_files(&self) -> Result<()> {
+        self.execute("DELETE FROM files", [], || "clear the queue".into())
+            .map(drop)
+    }
+
+    // ---- sessions ----
+
+    /// Creates or replaces the file's session. If the upload id differs from the stored one,
+    /// the part ledger is cleared: its parts belonged to the other upload.
+    pub fn save_session(&self, s: &Session) -> Result<()> {
+        let mut conn = self.lock();
+        let what = || format!("save the upload session of file {}", s.file_id);
+        let (part_size, file_size) = (int(s.part_size)?, int(s.fingerprint.size)?);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx(&what())?;
+        clear_parts_unless_upload(&tx, &s.file_id, s.upload_id.as_deref()).ctx(&what())?;
+        // An upsert, not INSERT OR REPLACE: REPLACE deletes the row first, which would cascade
+        // to the ledger.
+        tx.prepare_cached(&format!(
+            "INSERT INTO sessions ({SESSION_COLUMNS}) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 \
+             WHERE EXISTS (SELECT 1 FROM files WHERE id = ?1) \
+             ON CONFLICT (file_id) DO UPDATE SET upload_id = excluded.upload_id, \
+             endpoint = excluded.endpoint, bucket = excluded.bucket, object = excluded.object, \
+             video_id = excluded.video_id, image_id = excluded.image_id, \
+             image_url = excluded.image_url, part_size = excluded.part_size, \
+             content_type = excluded.content_type, file_size = excluded.file_size, \
+             file_mtime_ns = excluded.file_mtime_ns, \
+             file_head_sha256 = excluded.file_head_sha256, \
+             file_tail_sha256 = excluded.file_tail_sha256, created_at = excluded.created_at, \
+             credentials_expire_at = excluded.credentials_expire_at"
+        ))
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                s.file_id,
+                s.upload_id,
+                s.endpoint,
+                s.bucket,
+                s.object,
+                s.video_id,
+                s.image_id,
+                s.image_url,
+                part_size,
+                s.content_type,
+                file_size,
+                s.fingerprint.mtime_ns,
+                fingerprint::to_hex(&s.fingerprint.head_sha256),
+                fingerprint::to_hex(&s.fingerprint.tail_sha256),
+                to_ms(s.created_at),
+                s.credentials_expire_at.map(to_ms),
+            ])
+        })
+        .ctx(&what())?;
+        tx.commit().ctx(&what())
+    }
+
+    /// The file's session, if it has one.
+    pub fn get_session(&self, file_id: &str) -> Result<Option<Session>> {
+        let conn = self.lock();
+        let what = || format!("read the upload session of file {file_id}");
+        conn.prepare_cached(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE file_id = ?1"
+        ))
+        .and_then(|mut s| s.query_row(params![file_id], session_row).optional())
+        .ctx(&what())
+    }
+
+    /// Sets the multipart upload id (after Initiate; `None` to forget it). A different id
+    /// clears the part ledger.
+    pub fn set_upload_id(&self, file_id: &str, upload_id: Option<&str>) -> Result<()> {
+        let mut conn = self.lock();
+        let what = || format!("set the upload id of file {file_id}");
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx(&what())?;
+        clear_parts_unless_upload(&tx, file_id, upload_id).ctx(&what())?;
+        tx.prepare_cached("UPDATE sessions SET upload_id = ?2 WHERE file_id = ?1")
+            .and_then(|mut s| s.execute(params![file_id, upload_id]))
+            .ctx(&what())?;
+        tx.commit().ctx(&what())
+    }
+
+    /// Removes the file's session and its part ledger.
+    pub fn delete_session(&self, file_id: &str) -> Result<()> {
+        self.execute(
+            "DELETE FROM sessions WHERE file_id = ?1",
+            params![file_id],
+            || format!("delete the upload session of file {file_id}"),
+        )
+        .map(drop)
+    }
+
+    // ---- parts ----
+
+    /// Records a finished part (replacing an earlier record of the same number), in its own
+    /// transaction. Does nothing if the file has no session (deleted or restarted meanwhile).
+    pub fn record_part(&self, file_id: &str, part: &PartRecord) -> Result<()> {
+        self.execute(
+            "INSERT INTO parts (file_id, part_number, size, etag, crc64) \
+             SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM sessions WHERE file_id = ?1) \
+             ON CONFLICT (file_id, part_number) DO UPDATE SET size = excluded.size, \
+             etag = excluded.etag, crc64 = excluded.crc64",
+            params![
+                file_id,
+                part.part_number,
+                int(part.size)?,
+                part.etag,
+                part.crc64.to_string()
+            ],
+            || format!("record part {} of file {file_id}", part.part_number),
+        )
+        .map(drop)
+    }
+
+    /// The file's finished parts, by ascending part number.
+    pub fn parts(&self, file_id: &str) -> Result<Vec<PartRecord>> {
+        let conn = self.lock();
+        let what = || format!("read the parts of file {file_id}");
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT part_number, size, etag, crc64 FROM parts WHERE file_id = ?1 \
+                 ORDER BY part_number",
+            )
+            .ctx(&what())?;
+        let rows = stmt
+            .query_map(params![file_id], |r| {
+                Ok(PartRecord {
+                    part_number: r.get(0)?,
+                    size: u64_col(r, 1)?,
+                    etag: r.get(2)?,
+                    crc64: crc_col(r, 3)?,
+                })
+            })
+            .ctx(&what())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().ctx(&what())
+    }
+
+    /// Forgets the file's finished parts (keeping its session).
+    pub fn delete_parts(&self, file_id: &str) -> Result<()> {
+        self.execute(
+            "DELETE FROM parts WHERE file_id = ?1",
+            params![file_id],
+            || format!("delete the parts of file {file_id}"),
+        )
+        .map(drop)
+    }
+
+    /// Total size of the file's finished parts.
+    pub fn bytes_done(&self, file_id: &str) -> Result<u64> {
+        let conn = self.lock();
+        conn.prepare_cached("SELECT COALESCE(SUM(size), 0) FROM parts WHERE file_id = ?1")
+            .and_then(|mut s| s.query_row(params![file_id], |r| u64_col(r, 0)))
+            .ctx(&format!("sum the parts of file {file_id}"))
+    }
+
+    /// Runs one cached statement (its own implicit transaction); returns the rows changed.
+    fn execute(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        what: impl FnOnce() -> String,
+    ) -> Result<usize> {
+        let conn = self.lock();
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute(params))
+            .ctx(&what())
+    }
+}
+
+fn query_file(conn: &rusqlite::Connection, id: &str) -> Result<Option<FileRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {FILE_COLUMNS} FROM files f WHERE f.id = ?1"
+    ))
+    .and_then(|mut s| s.query_row(params![id], file_row).optional())
+    .ctx(&format!("read file {id}"))
+}
+
+/// Deletes the file's parts if its session's upload id is not `upload_id`.
+fn clear_parts_unless_upload(
+    conn: &rusqlite::Connection,
+    file_id: &str,
+    upload_id: Option<&str>,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM parts WHERE file_id = ?1 AND EXISTS \
+         (SELECT 1 FROM sessions WHERE file_id = ?1 AND upload_id IS NOT ?2)",
+    )?
+    .execute(params![file_id, upload_id])
+}
+
+fn file_row(r: &Row<'_>) -> rusqlite::Result<FileRow> {
+    let error_code: Option<String> = r.get(7)?;
+    let error_message: Option<String> = r.get(8)?;
+    let error_request_id: Option<String> = r.get(9)?;
+    Ok(FileRow {
+        id: r.get(0)?,
+        path: PathBuf::from(r.get::<_, String>(1)?),
+        target: json_col(r, 2)?,
+        vod_info: json_col(r, 3)?,
+        status: status_col(r, 4)?,
+        bytes_total: u64_col(r, 5)?,
+        added_at: from_ms(r.get(6)?),
+        last_error: error_code.map(|code| FileError {
+            code,
+            message: error_message.unwrap_or_default(),
+            request_id: error_request_id,
+        }),
+        endpoint: r.get(10)?,
+        bucket: r.get(11)?,
+        object: r.get(12)?,
+        video_id: r.get(13)?,
+        image_url: r.get(14)?,
+        crc64: r
+            .get::<_, Option<String>>(15)?
+            .map(|s| parse_crc(15, &s))
+            .transpose()?,
+        bytes_done: u64_col(r, 16)?,
+    })
+}
+
+fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        file_id: r.get(0)?,
+        upload_id: r.get(1)?,
+        endpoint: r.get(2)?,
+        bucket: r.get(3)?,
+        object: r.get(4)?,
+        video_id: r.get(5)?,
+        image_id: r.get(6)?,
+        image_url: r.get(7)?,
+        part_size: u64_col(r, 8)?,
+        content_type: r.get(9)?,
+        fingerprint: Fingerprint {
+            size: u64_col(r, 10)?,
+            mtime_ns: r.get(11)?,
+            head_sha256: hash_col(r, 12)?,
+            tail_sha256: hash_col(r, 13)?,
+        },
+        created_at: from_ms(r.get(14)?),
+        credentials_expire_at: r.get::<_, Option<i64>>(15)?.map(from_ms),
+    })
+}
+
+// ---- column conversions ----
+
+fn bad_column(idx: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, what.into())
+}
+
+/// Sizes are u64 in Rust and INTEGER (i64) in SQLite; real sizes never reach 2^63.
+fn int(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| Error::InvalidArgument(format!("size {v} is too large to store")))
+}
+
+fn u64_col(r: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
+    let v: i64 = r.get(idx)?;
+    u64::try_from(v).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(idx, v))
+}
+
+fn json_col<T: serde::de::DeserializeOwned>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    let text: String = r.get(idx)?;
+    serde_json::from_str(&text).map_err(|e| bad_column(idx, format!("invalid stored JSON: {e}")))
+}
+
+fn status_col(r: &Row<'_>, idx: usize) -> rusqlite::Result<FileStatus> {
+    let text: String = r.get(idx)?;
+    parse_status(&text).ok_or_else(|| bad_column(idx, format!("unknown file status {text:?}")))
+}
+
+fn crc_col(r: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
+    parse_crc(idx, &r.get::<_, String>(idx)?)
+}
+
+fn parse_crc(idx: usize, s: &str) -> rusqlite::Result<u64> {
+    s.parse()
+        .map_err(|_| bad_column(idx, format!("invalid stored CRC-64 {s:?}")))
+}
+
+fn hash_col(r: &Row<'_>, idx: usize) -> rusqlite::Result<[u8; 32]> {
+    let text: String = r.get(idx)?;
+    fingerprint::from_hex(&text)
+        .ok_or_else(|| bad_column(idx, format!("invalid stored SHA-256 {text:?}")))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Store(format!("cannot encode JSON: {e}")))
+}
+
+fn path_text(path: &std::path::Path) -> Result<&str> {
+    path.to_str().ok_or_else(|| {
+        Error::InvalidArgument(format!("file path is not valid UTF-8: {}", path.display()))
+    })
+}
+
+/// The stored spelling of each status (fixed here, independent of serde renames).
+fn status_text(status: FileStatus) -> &'static str {
+    match status {
+        FileStatus::Ready => "ready",
+        FileStatus::Uploading => "uploading",
+        FileStatus::Waiting => "waiting",
+        FileStatus::Paused => "paused",
+        FileStatus::Canceled => "canceled",
+        FileStatus::Succeeded => "succeeded",
+        FileStatus::Failed => "failed",
+    }
+}
+
+fn parse_status(text: &str) -> Option<FileStatus> {
+    Some(match text {
+        "ready" => FileStatus::Ready,
+        "uploading" => FileStatus::Uploading,
+        "waiting" => FileStatus::Waiting,
+        "paused" => FileStatus::Paused,
+        "canceled" => FileStatus::Canceled,
+        "succeeded" => FileStatus::Succeeded,
+        "failed" => FileStatus::Failed,
+        _ => return None,
+    })
+}
+
+/// Unix milliseconds (negative before 1970, saturating far out).
+fn to_ms(t: SystemTime) -> i64 {
+    let clamp = |n: u128| i64::try_from(n).unwrap_or(i64::MAX);
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => clamp(d.as_millis()),
+        Err(before) => -clamp(before.duration().as_millis()),
+    }
+}
+
+/// The inverse of [`to_ms`]; a time the platform cannot represent becomes the epoch.
+fn from_ms(ms: i64) -> SystemTime {
+    let d = Duration::from_millis(ms.unsigned_abs());
+    let t = if ms >= 0 {
+        UNIX_EPOCH.checked_add(d)
+    } else {
+        UNIX_EPOCH.checked_sub(d)
+    };
+    t.unwrap_or(UNIX_EPOCH)
+}
