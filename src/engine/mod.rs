@@ -767,7 +767,23 @@ impl State {
 
 impl Entry {
     fn restored(row: FileRow) -> Entry {
-        let info = row.into_info();
+        let info = FileInfo {
+            id: row.id,
+            path: row.path,
+            target: row.target,
+            vod_info: row.vod_info,
+            status: row.status,
+            waiting: None,
+            bytes_uploaded: row.bytes_done.min(row.bytes_total),
+            bytes_total: row.bytes_total,
+            endpoint: row.endpoint,
+            bucket: row.bucket,
+            object: row.object,
+            video_id: row.video_id,
+            image_url: row.image_url,
+            last_error: row.last_error,
+            added_at: row.added_at,
+        };
         Entry {
             reported: info.bytes_uploaded,
             info,

@@ -240,13 +240,15 @@ impl FileCtx {
             e.auth = Some(a.clone());
             e.auth_expired = false;
         })?;
-        if let Some(s) = self.inner.store.get_session(&self.id)? {
-            let mut s = s;
-            if a.video_id.is_some() && s.video_id != a.video_id {
-                s.video_id = a.video_id.clone();
-                self.inner.store.save_session(&s)?;
-            }
-        }
+        // Persisted so that after a restart the same video (and object) is continued.
+        self.inner.store.update_target_info(
+            &self.id,
+            &a.address.endpoint,
+            &a.address.bucket,
+            &a.address.file_name,
+            a.video_id.as_deref(),
+            a.image_url.as_deref(),
+        )?;
         Ok(self.use_auth(a))
     }
 
@@ -452,6 +454,7 @@ impl FileCtx {
         if fp.size != self.total() {
             self.total.store(fp.size, Ordering::Relaxed);
             self.with_entry(|e| e.info.bytes_total = fp.size)?;
+            self.inner.store.set_bytes_total(&self.id, fp.size)?;
         }
         Ok(fp)
     }
@@ -612,10 +615,10 @@ impl FileCtx {
                     image_id: None,
                     image_url: ticket.image_url.clone(),
                     part_size,
-                    content_type: content_type_for(&self.path),
-                    fingerprint: fp.clone(),
+                    content_type: Some(content_type_for(&self.path)),
+                    fingerprint: *fp,
                     created_at: SystemTime::now(),
-                    expires_at: ticket.auth.credentials.expires_at,
+                    credentials_expire_at: ticket.auth.credentials.expires_at,
                 };
                 store.save_session(&s)?;
                 s
@@ -645,10 +648,11 @@ impl FileCtx {
             Some(u) => u,
             None => {
                 let headers = self.extra_headers();
+                let content_type = session.content_type.clone().unwrap_or_else(|| content_type_for(&self.path));
                 let u = self
                     .with_retry(|| async {
                         let auth = self.oss_auth()?;
-                        self.inner.oss.initiate_multipart(loc, &auth, &session.content_type, &headers).await
+                        self.inner.oss.initiate_multipart(loc, &auth, &content_type, &headers).await
                     })
                     .await?;
                 store.set_upload_id(&self.id, Some(&u))?;
