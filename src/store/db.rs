@@ -31,7 +31,7 @@ impl Store {
     /// Fails with [`Error::Store`] when the file is not a database or is corrupt (see
     /// [`Store::open_or_recover`]), was written by a newer version, or cannot be opened.
     pub fn open(path: &Path) -> Result<Store> {
-        open_file(path, false).map_err(OpenError::into_error)
+        open_file(path, false).map_err(|e| e.into_error(path))
     }
 
     /// Opens the database at `path`; if it is not a database or is corrupt (`PRAGMA
@@ -119,8 +119,13 @@ fn open_file(path: &Path, full_check: bool) -> Result<Store, OpenError> {
             ))
         })?;
     }
-    let conn =
-        Connection::open(path).map_err(|e| in_path(format!("cannot open: {}", describe(&e))))?;
+    // SQLite's message already names the file.
+    let conn = Connection::open(path).map_err(|e| {
+        Error::Store(format!(
+            "cannot open the checkpoint database: {}",
+            describe(&e)
+        ))
+    })?;
     // The first statement that reads the file: corruption shows up here, and only corruption
     // becomes OpenError::Corrupt; any later failure is an ordinary error.
     let probe = if full_check {
@@ -153,7 +158,7 @@ fn is_corruption(e: &rusqlite::Error) -> bool {
 /// Renames `path` and its `-wal`, `-shm` and `-journal` companions to
 /// `<path>.corrupt-<unix seconds>[...]` and returns the new main file name. The companions keep
 /// their suffix so the moved set can still be opened with `sqlite3` for a post-mortem.
-fn move_aside(path: &Path) -> Result<PathBuf> {
+pub(super) fn move_aside(path: &Path) -> Result<PathBuf> {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -209,11 +214,12 @@ enum OpenError {
 }
 
 impl OpenError {
-    fn into_error(self) -> Error {
+    fn into_error(self, path: &Path) -> Error {
         match self {
             OpenError::Corrupt(reason) => Error::Store(format!(
-                "the checkpoint database is corrupt ({reason}); open it with open_or_recover to \
-                 move it aside and start afresh"
+                "the checkpoint database {} is corrupt ({reason}); open it with open_or_recover \
+                 to move it aside and start afresh",
+                path.display()
             )),
             OpenError::Other(e) => e,
         }

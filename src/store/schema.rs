@@ -110,7 +110,12 @@ pub(crate) fn init(conn: &mut Connection) -> Result<()> {
     let app_id: i32 = tx
         .pragma_query_value(None, "application_id", |r| r.get(0))
         .ctx("read the application id")?;
-    if version > 0 && app_id != APPLICATION_ID {
+    // Never write our schema into someone else's database: a foreign id, or a version or
+    // tables without our id.
+    let objects: i64 = tx
+        .query_row("SELECT COUNT(*) FROM sqlite_schema", [], |r| r.get(0))
+        .ctx("read the schema")?;
+    if app_id != APPLICATION_ID && (app_id != 0 || version != 0 || objects != 0) {
         return Err(Error::Store(format!(
             "not a vod-upload checkpoint database (application id {app_id:#x}, schema version \
              {version})"
