@@ -78,7 +78,9 @@ pub(crate) struct Inner {
     pub(crate) refresh_lock: tokio::sync::Mutex<()>,
     /// Bumped whenever the app supplies credentials; workers waiting for them watch it.
     pub(crate) credentials_changed: watch::Sender<u64>,
-    wake: Notify,
+    /// Wakes the scheduler (its own Arc: the scheduler waits on it without keeping the engine
+    /// alive).
+    wake: Arc<Notify>,
     /// Cellular bytes spent under a `CellularBudget` policy.
     pub(crate) cellular_used: AtomicU64,
     /// Mirrors `state.network` for the per-chunk progress path, which must not lock.
@@ -208,7 +210,7 @@ impl Engine {
             provider: RwLock::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
             credentials_changed: watch::channel(0).0,
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
             cellular_used: AtomicU64::new(0),
             on_cellular: AtomicBool::new(false),
             shutdown: CancellationToken::new(),
@@ -219,10 +221,11 @@ impl Engine {
         // down.
         let weak = Arc::downgrade(&inner);
         let shutdown = inner.shutdown.clone();
+        let wake = Arc::clone(&inner.wake);
         runtime.spawn(async move {
             loop {
+                let notified = wake.notified();
                 let Some(inner) = weak.upgrade() else { return };
-                let notified = inner.wake.notified();
                 inner.schedule();
                 drop(inner);
                 tokio::select! {
@@ -632,14 +635,6 @@ impl Inner {
 
     pub(crate) fn bump_credentials(&self) {
         self.credentials_changed.send_modify(|g| *g += 1);
-    }
-
-    pub(crate) fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    pub(crate) fn listener_is_set(&self) -> bool {
-        read(&self.listener).is_some()
     }
 
     /// Starts workers for runnable files; fires `AllDone` when the queue has drained.

@@ -506,7 +506,7 @@ impl FileCtx {
         let total = fp.size;
         let (upload_id, part_size, ledger) = self.session(loc, ticket, &fp).await?;
         let count = total.div_ceil(part_size);
-        let part_len = |n: u64| part_size.min(total - (n - 1) * part_size);
+        let part_len = move |n: u64| part_size.min(total - (n - 1) * part_size);
         let mut done: std::collections::BTreeMap<u32, PartRecord> =
             ledger.into_iter().map(|p| (p.part_number, p)).collect();
         self.progress.confirmed.store(done.values().map(|p| p.size).sum(), Ordering::Relaxed);
