@@ -649,18 +649,24 @@ impl Inner {
         let mut to_start = Vec::new();
         let mut waiting_network = false;
         for i in 0..st.files.len() {
-            let e = &st.files[i];
+            let e = &mut st.files[i];
             if e.run.is_some() || !e.is_runnable() {
-                continue;
-            }
-            if !allowed {
-                waiting_network = true;
                 continue;
             }
             if active >= max {
                 break;
             }
             active += 1;
+            if !allowed {
+                // Show why the next files in line do not start ("waiting for Wi-Fi").
+                waiting_network = true;
+                if e.info.waiting != Some(WaitingReason::Network) {
+                    e.info.status = FileStatus::Waiting;
+                    e.info.waiting = Some(WaitingReason::Network);
+                    self.events.send(Event::Waiting { file: e.info.clone(), reason: WaitingReason::Network });
+                }
+                continue;
+            }
             to_start.push(i);
         }
         for i in to_start {
