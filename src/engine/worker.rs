@@ -97,8 +97,9 @@ struct Progress {
     confirmed: AtomicU64,
     /// Bytes of parts in flight (dropped again when an attempt fails).
     inflight: AtomicU64,
-    /// The highest value reported.
-    reported: AtomicU64,
+    /// The highest value reported; the lock orders concurrent emitters so events never go
+    /// back.
+    reported: Mutex<u64>,
     /// When the last event went out (ms since `started`).
     last_emit_ms: AtomicU64,
     interval_ms: u64,
@@ -121,7 +122,7 @@ impl FileCtx {
                 started: Instant::now(),
                 confirmed: AtomicU64::new(0),
                 inflight: AtomicU64::new(0),
-                reported: AtomicU64::new(e.reported),
+                reported: Mutex::new(e.reported),
                 last_emit_ms: AtomicU64::new(0),
                 interval_ms: inner.config.progress_interval.as_millis().max(1) as u64,
             },
@@ -154,6 +155,8 @@ impl FileCtx {
                     tracing::info!(file = %self.id, "multipart upload gone ({err}); starting a new one");
                     self.inner.store.delete_session(&self.id)?;
                 }
+                // The ledger was cleared: the next pass rebuilds it from ListParts.
+                _ if is_code(&err, "InvalidPart") && restarts < MAX_RESTARTS => restarts += 1,
                 _ if matches!(err, Error::FileChanged(_)) && restarts < MAX_RESTARTS => {
                     restarts += 1;
                     tracing::info!(file = %self.id, "file changed on disk; uploading it again from the start");
@@ -177,8 +180,16 @@ impl FileCtx {
                 let e = st.current(&self.id, self.generation).ok_or(Error::Cancelled)?;
                 (e.auth.clone(), e.auth_expired, sts, sts_gen, sts_dead, e.info.video_id.clone())
             };
-            let sts = sts.filter(|_| sts_dead != Some(sts_gen));
-            let needs_refresh = current.as_ref().is_some_and(|a| expires_soon(a, self.inner.config.refresh_ahead));
+            let sts_expired = sts.is_some() && sts_dead == Some(sts_gen);
+            let sts = sts.filter(|_| !sts_expired);
+            // Renew ahead of expiry only where it needs no app round trip and keeps the object:
+            // RefreshUploadVideo (mode 2 video) or the provider. Images get a new object per
+            // ticket, so they are never renewed ahead.
+            let has_provider = super::read(&self.inner.provider).is_some();
+            let can_renew = !matches!(self.target, UploadTarget::Image)
+                && (has_provider || (sts.is_some() && matches!(self.target, UploadTarget::Video)));
+            let needs_refresh =
+                can_renew && current.as_ref().is_some_and(|a| expires_soon(a, self.inner.config.refresh_ahead));
             if let Some(a) = &current
                 && !expired
                 && !needs_refresh
@@ -199,10 +210,10 @@ impl FileCtx {
                     Err(e) => return Err(e),
                 }
             }
-            let reason = if current.is_none() {
-                CredentialReason::Initial
-            } else if expired {
+            let reason = if expired || sts_expired {
                 CredentialReason::Expired
+            } else if current.is_none() {
+                CredentialReason::Initial
             } else {
                 CredentialReason::Refresh
             };
@@ -220,6 +231,12 @@ impl FileCtx {
     }
 
     fn use_auth(&self, a: FileAuth) -> FileAuth {
+        let _ = self.with_entry(|e| {
+            if e.info.waiting == Some(WaitingReason::Credentials) {
+                e.info.status = FileStatus::Uploading;
+                e.info.waiting = None;
+            }
+        });
         *lock(&self.auth) = Some(a.clone());
         a
     }
@@ -389,20 +406,19 @@ impl FileCtx {
         reason: CredentialReason,
         watch: &mut tokio::sync::watch::Receiver<u64>,
     ) -> Result<()> {
-        let info = self.with_entry(|e| {
-            e.info.status = FileStatus::Waiting;
-            e.info.waiting = Some(WaitingReason::Credentials);
-            e.info.clone()
-        })?;
-        if reason != CredentialReason::Initial {
-            self.inner.events.send(Event::TokenExpired { file: info.clone() });
-        }
-        self.inner.events.send(Event::Waiting { file: info, reason: WaitingReason::Credentials });
-        watch.changed().await.map_err(|_| Error::Cancelled)?;
+        let inner = &self.inner;
         self.with_entry(|e| {
-            e.info.status = FileStatus::Uploading;
-            e.info.waiting = None;
-        })
+            // Tell the app once per wait, not again when an unrelated credential change wakes us.
+            if e.info.waiting != Some(WaitingReason::Credentials) {
+                e.info.status = FileStatus::Waiting;
+                e.info.waiting = Some(WaitingReason::Credentials);
+                if reason != CredentialReason::Initial {
+                    inner.events.send(Event::TokenExpired { file: e.info.clone() });
+                }
+                inner.events.send(Event::Waiting { file: e.info.clone(), reason: WaitingReason::Credentials });
+            }
+        })?;
+        watch.changed().await.map_err(|_| Error::Cancelled)
     }
 
     /// The service rejected `ticket`'s credentials as expired.
@@ -799,37 +815,33 @@ impl FileCtx {
         sent.fetch_add(n, Ordering::Relaxed);
         self.progress.inflight.fetch_add(n, Ordering::Relaxed);
         self.inner.count_network_bytes(n);
-        self.emit_progress(false);
+        self.emit_progress();
     }
 
     fn set_uploaded(&self) {
         let confirmed = self.progress.confirmed.load(Ordering::Relaxed);
         let _ = self.with_entry(|e| e.info.bytes_uploaded = confirmed);
-        self.emit_progress(false);
+        self.emit_progress();
     }
 
     /// Sends a progress event if the value grew and the interval has passed.
-    fn emit_progress(&self, force: bool) {
+    fn emit_progress(&self) {
         let p = &self.progress;
         let total = self.total();
         let value = (p.confirmed.load(Ordering::Relaxed) + p.inflight.load(Ordering::Relaxed)).min(total);
-        if value <= p.reported.load(Ordering::Relaxed) {
-            return;
-        }
         let now = p.started.elapsed().as_millis() as u64;
         let last = p.last_emit_ms.load(Ordering::Relaxed);
-        if !force && now.saturating_sub(last) < p.interval_ms && last != 0 {
+        // Cheap throttle first: this runs for every chunk handed to the network.
+        if last != 0 && now.saturating_sub(last) < p.interval_ms {
             return;
         }
-        if p.last_emit_ms.compare_exchange(last, now.max(1), Ordering::AcqRel, Ordering::Relaxed).is_err() {
-            return; // another part is emitting right now
-        }
-        if p.reported.fetch_max(value, Ordering::AcqRel) >= value {
+        let mut reported = lock(&p.reported);
+        if value <= *reported {
             return;
         }
-        let _ = self.with_entry(|e| {
-            e.reported = e.reported.max(value);
-        });
+        *reported = value;
+        p.last_emit_ms.store(now.max(1), Ordering::Relaxed);
+        let _ = self.with_entry(|e| e.reported = e.reported.max(value));
         self.inner.events.send(Event::Progress { file: self.id.clone(), uploaded: value, total });
     }
 }
@@ -895,6 +907,10 @@ fn crc_of_range(path: &Path, offset: u64, len: u64) -> Result<u64> {
         left -= got as u64;
     }
     Ok(digest.finish())
+}
+
+fn is_code(e: &Error, code: &str) -> bool {
+    matches!(e, Error::Service(s) if s.code == code)
 }
 
 fn file_name(path: &Path) -> String {
