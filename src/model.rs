@@ -303,7 +303,7 @@ mod tests {
         let size = 10_001 * mib;
         let part = effective_part_size(mib, size);
         assert!(size.div_ceil(part) <= limits::MAX_PARTS);
-        assert!(part > mib && part % 4096 == 0);
+        assert!(part > mib && part.is_multiple_of(4096));
     }
 
     #[test]
