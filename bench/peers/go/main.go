@@ -207,19 +207,7 @@ func createUploadVideo(info simInfo, fileName string, size int64) (uploadAddress
 		"SignatureNonce": hex.EncodeToString(nonce), "Timestamp": time.Now().UTC().Format("2006-01-02T15:04:05Z"),
 		"RegionId": info.Region, "Title": "bench " + fileName, "FileName": fileName, "FileSize": fmt.Sprint(size),
 	}
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	pairs := make([]string, len(keys))
-	for i, k := range keys {
-		pairs[i] = percentEncode(k) + "=" + percentEncode(params[k])
-	}
-	query := strings.Join(pairs, "&")
-	mac := hmac.New(sha1.New, []byte(info.AccessKeySecret+"&"))
-	mac.Write([]byte("GET&%2F&" + percentEncode(query)))
-	signature := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	query, signature := signRPC(http.MethodGet, params, info.AccessKeySecret)
 	u := strings.TrimRight(info.VodEndpoint, "/") + "/?" + query + "&Signature=" + percentEncode(signature)
 
 	httpClient := &http.Client{Timeout: 30 * time.Second}
@@ -246,6 +234,23 @@ func createUploadVideo(info simInfo, fileName string, size int64) (uploadAddress
 		return addr, auth, "", fmt.Errorf("UploadAuth: %w", err)
 	}
 	return addr, auth, r.VideoId, nil
+}
+
+// signRPC returns the canonical query string and the HMAC-SHA1 signature of an RPC request.
+func signRPC(method string, params map[string]string, secret string) (string, string) {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	pairs := make([]string, len(keys))
+	for i, k := range keys {
+		pairs[i] = percentEncode(k) + "=" + percentEncode(params[k])
+	}
+	query := strings.Join(pairs, "&")
+	mac := hmac.New(sha1.New, []byte(secret+"&"))
+	mac.Write([]byte(method + "&%2F&" + percentEncode(query)))
+	return query, base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
 func decodeB64JSON(s string, v any) error {
