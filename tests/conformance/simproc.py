@@ -88,7 +88,8 @@ class Sim:
             pass
 
     def log(self):
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         try:
             return self.log_path.read_text(errors="replace")[-8000:]
         except OSError:
