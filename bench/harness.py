@@ -213,7 +213,7 @@ def main(argv):
     (work / "data").mkdir()
     sim = SimProcess(a.sim, work / "data", shlex.split(a.sim_args))
     a.info = sim.info
-    print(f"vod-sim {' '.join(shlex.split(a.sim_args))} at {sim.info['oss_endpoint']}; "
+    print(f"vod-sim {a.sim_args + ' ' if a.sim_args.strip() else ''}at {sim.info['oss_endpoint']}; "
           f"part size {a.part_size}, parallel {a.parallel}, signature {a.sig}, {a.runs} run(s)", file=sys.stderr)
     runs = []
     try:
