@@ -510,6 +510,12 @@ impl OssClient {
         progress: Option<Progress<'_>>,
         body_limit: usize,
     ) -> Result<Reply> {
+        if auth.version == SignatureVersion::V4 && auth.region.trim().is_empty() {
+            return Err(Error::InvalidArgument(
+                "V4 signing needs the OSS region (UploadAuth Region, or an oss-<region> endpoint)"
+                    .into(),
+            ));
+        }
         let mut reported = 0u64;
         let mut retried = false;
         loop {

@@ -718,6 +718,20 @@ async fn wrong_secret_is_signature_does_not_match() {
 }
 
 #[tokio::test]
+async fn v4_needs_a_region() {
+    let server = TestServer::start(upload_handler).await;
+    let a = OssAuth {
+        region: String::new(),
+        ..auth(SignatureVersion::V4)
+    };
+    let e = client(http_config())
+        .abort_multipart(&location(&server, "k"), &a, "U")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+}
+
+#[tokio::test]
 async fn https_required_unless_allowed() {
     let server = TestServer::start(upload_handler).await;
     let config = HttpConfig {
