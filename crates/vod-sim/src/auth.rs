@@ -8,9 +8,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use http::HeaderMap;
 
-use crate::StsCredentials;
+use vod_upload::protocol::credentials::format_utc_time;
+use vod_upload::protocol::sign::{
+    OssRequest, ParsedAuthorization, parse_authorization, parse_v4_date, v1_signature,
+    v1_string_to_sign, v4_canonical_request, v4_signature, v4_string_to_sign,
+};
+
 use crate::oss::OssError;
-use crate::sign;
 use crate::util;
 
 /// OSS rejects a request whose date is more than 15 minutes off.
@@ -47,13 +51,14 @@ impl StsToken {
         unix_ms(SystemTime::now()) >= self.expires_at_ms.load(Ordering::Relaxed)
     }
 
-    pub fn public(&self) -> StsCredentials {
-        StsCredentials {
-            access_key_id: self.access_key_id.clone(),
-            access_key_secret: self.secret.clone(),
-            security_token: self.token.clone(),
-            expiration: util::iso8601(self.expires_at()),
-        }
+    /// The triple as client-side credentials.
+    pub fn credentials(&self) -> vod_upload::protocol::Credentials {
+        vod_upload::protocol::Credentials::sts(
+            self.access_key_id.clone(),
+            self.secret.clone(),
+            self.token.clone(),
+            Some(self.expires_at()),
+        )
     }
 }
 
@@ -176,217 +181,44 @@ pub(crate) struct OssRequestView<'a> {
     pub query: &'a [(String, String)],
 }
 
-/// OSS V1 sub-resources (oss2's list, a superset of the Go and Android ones).
-const SUBRESOURCES: &[&str] = &[
-    "acl",
-    "append",
-    "asyncFetch",
-    "bucketInfo",
-    "callback",
-    "callback-var",
-    "cname",
-    "comp",
-    "continuation-token",
-    "cors",
-    "delete",
-    "encryption",
-    "endTime",
-    "group",
-    "inventory",
-    "inventoryId",
-    "lifecycle",
-    "link",
-    "live",
-    "location",
-    "logging",
-    "metaQuery",
-    "objectInfo",
-    "objectMeta",
-    "partNumber",
-    "policy",
-    "position",
-    "qos",
-    "qosInfo",
-    "referer",
-    "replication",
-    "replicationLocation",
-    "replicationProgress",
-    "requestPayment",
-    "resourceGroup",
-    "response-cache-control",
-    "response-content-disposition",
-    "response-content-encoding",
-    "response-content-language",
-    "response-content-type",
-    "response-expires",
-    "restore",
-    "security-token",
-    "sequential",
-    "startTime",
-    "stat",
-    "status",
-    "symlink",
-    "tagging",
-    "transferAcceleration",
-    "uploadId",
-    "uploads",
-    "versionId",
-    "versioning",
-    "versions",
-    "vod",
-    "website",
-    "worm",
-    "wormExtend",
-    "wormId",
-    "x-oss-process",
-    "x-oss-request-payer",
-    "x-oss-traffic-limit",
-];
+impl OssRequestView<'_> {
+    /// The protocol crate's request model: lower-case header names, repeated headers joined
+    /// with `,` (as OSS canonicalizes them).
+    fn to_model(&self) -> OssRequest {
+        let mut req = OssRequest::new(self.method, self.bucket, self.key);
+        req.query = self
+            .query
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect();
+        for name in self.headers.keys() {
+            let joined = self
+                .headers
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
+                .collect::<Vec<_>>()
+                .join(",");
+            req.set_header(name.as_str(), joined);
+        }
+        req
+    }
+}
+
+/// Constant-time comparison of two signatures.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
-}
-
-/// `name:value\n` for every header selected by `pick` (lower-case names, trimmed values,
-/// duplicates joined with `,`), sorted by name.
-fn canonical_headers(headers: &HeaderMap, pick: impl Fn(&str) -> bool) -> String {
-    let mut names: Vec<&str> = headers
-        .keys()
-        .map(|k| k.as_str())
-        .filter(|k| pick(k))
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    names
-        .iter()
-        .map(|name| {
-            let values: Vec<String> = headers
-                .get_all(*name)
-                .iter()
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
-                .collect();
-            format!("{name}:{}\n", values.join(","))
-        })
-        .collect()
-}
-
-/// V1 canonicalized resource: raw key, signed sub-resources sorted, unencoded.
-fn v1_resource(req: &OssRequestView<'_>) -> String {
-    let mut out = match (req.bucket, req.key) {
-        (None, _) => "/".to_owned(),
-        (Some(b), None) => format!("/{b}/"),
-        (Some(b), Some(k)) => format!("/{b}/{k}"),
-    };
-    let mut subs: Vec<&(String, String)> = req
-        .query
-        .iter()
-        .filter(|(k, _)| SUBRESOURCES.contains(&k.as_str()))
-        .collect();
-    subs.sort();
-    if !subs.is_empty() {
-        out.push('?');
-        let parts: Vec<String> = subs
-            .iter()
-            .map(|(k, v)| {
-                if v.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{k}={v}")
-                }
-            })
-            .collect();
-        out.push_str(&parts.join("&"));
-    }
-    out
-}
-
-fn v1_string_to_sign(req: &OssRequestView<'_>, date: &str) -> String {
-    format!(
-        "{}\n{}\n{}\n{}\n{}{}",
-        req.method,
-        header(req.headers, "content-md5"),
-        header(req.headers, "content-type"),
-        date,
-        canonical_headers(req.headers, |k| k.starts_with("x-oss-")),
-        v1_resource(req)
-    )
-}
-
-/// Parsed `Authorization` header.
-enum AuthHeader<'a> {
-    V1 {
-        access_key_id: &'a str,
-        signature: &'a str,
-    },
-    V4 {
-        access_key_id: &'a str,
-        date: &'a str,
-        region: &'a str,
-        product: &'a str,
-        additional: Vec<String>,
-        signature: &'a str,
-    },
-}
-
-fn parse_authorization(value: &str) -> Result<AuthHeader<'_>, OssError> {
-    if let Some(rest) = value.strip_prefix("OSS4-HMAC-SHA256 ") {
-        let mut credential = None;
-        let mut signature = None;
-        let mut additional = Vec::new();
-        for item in rest.split(',').map(str::trim) {
-            if let Some(v) = item.strip_prefix("Credential=") {
-                credential = Some(v);
-            } else if let Some(v) = item.strip_prefix("Signature=") {
-                signature = Some(v);
-            } else if let Some(v) = item.strip_prefix("AdditionalHeaders=") {
-                additional = v
-                    .split(';')
-                    .filter(|h| !h.is_empty())
-                    .map(|h| h.to_ascii_lowercase())
-                    .collect();
-            }
-        }
-        let (Some(credential), Some(signature)) = (credential, signature) else {
-            return Err(OssError::invalid_argument(
-                "Authorization",
-                value,
-                "Invalid Authorization header: Credential and Signature are required.",
-            ));
-        };
-        let mut parts = credential.split('/');
-        let fields: Vec<&str> = parts.by_ref().take(5).collect();
-        if fields.len() != 5 || parts.next().is_some() || fields[4] != "aliyun_v4_request" {
-            return Err(OssError::invalid_argument(
-                "Credential",
-                credential,
-                "Invalid credential in Authorization header.",
-            ));
-        }
-        return Ok(AuthHeader::V4 {
-            access_key_id: fields[0],
-            date: fields[1],
-            region: fields[2],
-            product: fields[3],
-            additional,
-            signature,
-        });
-    }
-    if let Some(rest) = value.strip_prefix("OSS ")
-        && let Some((ak, sig)) = rest.trim().rsplit_once(':')
-    {
-        return Ok(AuthHeader::V1 {
-            access_key_id: ak,
-            signature: sig,
-        });
-    }
-    Err(OssError::invalid_argument(
-        "Authorization",
-        value,
-        "Authorization header is invalid or of an unsupported signature version.",
-    ))
 }
 
 fn cred_error(e: CredError, access_key_id: &str) -> OssError {
@@ -428,7 +260,7 @@ fn check_skew(request_time: SystemTime, raw: &str) -> Result<(), OssError> {
             "The difference between the request time and the current time is too large.",
         )
         .extra("RequestTime", raw)
-        .extra("ServerTime", &util::iso8601(now))
+        .extra("ServerTime", &format_utc_time(now))
         .extra("MaxAllowedSkewMilliseconds", "900000"));
     }
     Ok(())
@@ -439,30 +271,36 @@ fn check_skew(request_time: SystemTime, raw: &str) -> Result<(), OssError> {
 pub(crate) fn authenticate(
     creds: &Credentials,
     region: &str,
-    req: &OssRequestView<'_>,
+    view: &OssRequestView<'_>,
 ) -> Result<Principal, OssError> {
-    let Some(auth) = req.headers.get("authorization") else {
-        return authenticate_presigned(creds, req);
+    let Some(auth) = view.headers.get("authorization") else {
+        return authenticate_presigned(creds, view);
     };
-    let auth = auth.to_str().map_err(|_| {
-        OssError::invalid_argument("Authorization", "", "Authorization header is not ASCII.")
-    })?;
-    let token = req
+    let auth = auth.to_str().unwrap_or("");
+    let token = view
         .headers
         .get("x-oss-security-token")
         .and_then(|v| v.to_str().ok());
-    match parse_authorization(auth)? {
-        AuthHeader::V1 {
+    let parsed = parse_authorization(auth).ok_or_else(|| {
+        OssError::invalid_argument(
+            "Authorization",
+            auth,
+            "Authorization header is invalid or of an unsupported signature version.",
+        )
+    })?;
+    let req = view.to_model();
+    match parsed {
+        ParsedAuthorization::V1 {
             access_key_id,
             signature,
         } => {
             let (secret, principal) = creds
-                .lookup(access_key_id, token)
-                .map_err(|e| cred_error(e, access_key_id))?;
-            let date = header(req.headers, "date");
-            let oss_date = header(req.headers, "x-oss-date");
+                .lookup(&access_key_id, token)
+                .map_err(|e| cred_error(e, &access_key_id))?;
+            let date = header(view.headers, "date");
+            let oss_date = header(view.headers, "x-oss-date");
             let effective = if date.is_empty() { oss_date } else { date };
-            let Some(when) = httpdate::parse_http_date(effective).ok() else {
+            let Ok(when) = httpdate::parse_http_date(effective) else {
                 return Err(OssError::new(
                     403,
                     "AccessDenied",
@@ -470,118 +308,76 @@ pub(crate) fn authenticate(
                 ));
             };
             check_skew(when, effective)?;
-            let primary = v1_string_to_sign(req, date);
-            if sign::same(&sign::v1_signature(&secret, &primary), signature) {
+            let primary = v1_string_to_sign(&req);
+            if same(&v1_signature(&secret, &primary), &signature) {
                 return Ok(principal);
             }
-            // SDKs disagree on the date slot when x-oss-date is sent (Python uses it, Go uses
-            // Date); accept either, like the service's tolerance for both SDKs.
-            if !oss_date.is_empty() {
-                let alt = v1_string_to_sign(req, oss_date);
-                if sign::same(&sign::v1_signature(&secret, &alt), signature) {
+            // SDKs disagree on the date slot when x-oss-date is sent (oss2 signs it, Go signs
+            // Date), so accept either.
+            if !oss_date.is_empty() && !date.is_empty() {
+                let mut alt = req.clone();
+                alt.headers.remove("date");
+                if same(&v1_signature(&secret, &v1_string_to_sign(&alt)), &signature) {
                     return Ok(principal);
                 }
             }
-            Err(signature_mismatch(access_key_id, signature, &primary, None))
+            Err(signature_mismatch(
+                &access_key_id,
+                &signature,
+                &primary,
+                None,
+            ))
         }
-        AuthHeader::V4 {
+        ParsedAuthorization::V4 {
             access_key_id,
             date,
             region: signed_region,
-            product,
-            additional,
+            additional_headers,
             signature,
         } => {
             let (secret, principal) = creds
-                .lookup(access_key_id, token)
-                .map_err(|e| cred_error(e, access_key_id))?;
-            let oss_date = header(req.headers, "x-oss-date");
-            let when = util::parse_v4_date(oss_date).ok_or_else(|| {
+                .lookup(&access_key_id, token)
+                .map_err(|e| cred_error(e, &access_key_id))?;
+            let oss_date = header(view.headers, "x-oss-date");
+            let when = parse_v4_date(oss_date).ok_or_else(|| {
                 OssError::invalid_argument(
                     "x-oss-date",
                     oss_date,
                     "Invalid signing date in Authorization header.",
                 )
             })?;
-            if oss_date.get(..8) != Some(date) {
+            if oss_date.get(..8) != Some(date.as_str()) {
                 return Err(OssError::invalid_argument(
                     "Credential",
-                    date,
+                    &date,
                     "Invalid signing date in Authorization header.",
                 ));
             }
             if signed_region != region {
                 return Err(OssError::invalid_argument(
                     "Credential",
-                    signed_region,
+                    &signed_region,
                     "Invalid signing region in Authorization header.",
                 ));
             }
-            if product != "oss" {
-                return Err(OssError::invalid_argument(
-                    "Credential",
-                    product,
-                    "Invalid signing product in Authorization header.",
-                ));
-            }
             check_skew(when, oss_date)?;
-            let canonical = v4_canonical_request(req, &additional);
-            let string_to_sign = format!(
-                "OSS4-HMAC-SHA256\n{oss_date}\n{date}/{region}/oss/aliyun_v4_request\n{}",
-                sign::sha256_hex(canonical.as_bytes())
-            );
-            let expected = sign::v4_signature(&secret, date, region, product, &string_to_sign);
-            if sign::same(&expected, signature) {
+            let canonical = v4_canonical_request(&req, &additional_headers);
+            let string_to_sign = v4_string_to_sign(oss_date, region, &canonical);
+            if same(
+                &v4_signature(&secret, &date, region, &string_to_sign),
+                &signature,
+            ) {
                 Ok(principal)
             } else {
                 Err(signature_mismatch(
-                    access_key_id,
-                    signature,
+                    &access_key_id,
+                    &signature,
                     &string_to_sign,
                     Some(&canonical),
                 ))
             }
         }
     }
-}
-
-fn v4_canonical_request(req: &OssRequestView<'_>, additional: &[String]) -> String {
-    let uri = match (req.bucket, req.key) {
-        (None, _) => "/".to_owned(),
-        (Some(b), None) => format!("/{b}/"),
-        (Some(b), Some(k)) => format!("/{b}/{}", util::pct_path(k)),
-    };
-    let mut query: Vec<(String, String)> = req
-        .query
-        .iter()
-        .map(|(k, v)| (util::pct(k), util::pct(v)))
-        .collect();
-    query.sort();
-    let query = query
-        .iter()
-        .map(|(k, v)| {
-            if v.is_empty() {
-                k.clone()
-            } else {
-                format!("{k}={v}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("&");
-    let headers = canonical_headers(req.headers, |k| {
-        k.starts_with("x-oss-")
-            || k == "content-type"
-            || k == "content-md5"
-            || additional.iter().any(|a| a == k)
-    });
-    let mut additional = additional.to_vec();
-    additional.sort();
-    format!(
-        "{}\n{uri}\n{query}\n{headers}\n{}\n{}",
-        req.method,
-        additional.join(";"),
-        header(req.headers, "x-oss-content-sha256")
-    )
 }
 
 fn signature_mismatch(
@@ -614,10 +410,10 @@ fn signature_mismatch(
 /// V1 presigned URL: `OSSAccessKeyId`, `Expires`, `Signature` (and `security-token`).
 fn authenticate_presigned(
     creds: &Credentials,
-    req: &OssRequestView<'_>,
+    view: &OssRequestView<'_>,
 ) -> Result<Principal, OssError> {
     let get = |name: &str| {
-        req.query
+        view.query
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
@@ -630,16 +426,22 @@ fn authenticate_presigned(
     let (secret, principal) = creds
         .lookup(ak, get("security-token"))
         .map_err(|e| cred_error(e, ak))?;
-    let expires_at: u64 = expires
-        .parse()
-        .map_err(|_| OssError::invalid_argument("Expires", expires, "Expires is not a number."))?;
+    let expires_at: u64 = expires.parse().map_err(|_| {
+        OssError::invalid_argument("Expires", expires, "Expires is not a number.")
+            .ec("0002-00000070")
+    })?;
     if unix_ms(SystemTime::now()) / 1000 > expires_at {
         return Err(OssError::new(403, "AccessDenied", "Request has expired.")
+            .ec("0002-00000069")
             .extra("Expires", expires)
-            .extra("ServerTime", &util::iso8601(SystemTime::now())));
+            .extra("ServerTime", &format_utc_time(SystemTime::now())));
     }
-    let sts = v1_string_to_sign(req, expires);
-    if sign::same(&sign::v1_signature(&secret, &sts), signature) {
+    // The Expires value takes the date slot (the model uses it when no date header is set).
+    let mut req = view.to_model();
+    req.headers.remove("date");
+    req.headers.remove("x-oss-date");
+    let sts = v1_string_to_sign(&req);
+    if same(&v1_signature(&secret, &sts), signature) {
         Ok(principal)
     } else {
         Err(signature_mismatch(ak, signature, &sts, None))
@@ -649,6 +451,8 @@ fn authenticate_presigned(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vod_upload::protocol::SignatureVersion;
+    use vod_upload::protocol::sign::sign_request;
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -662,28 +466,27 @@ mod tests {
     }
 
     #[test]
-    fn v1_derived_sts_vectors() {
-        // protocol.md §3.2 (c).
-        let creds = Credentials::new("acct".into(), "acct-secret".into());
+    fn view_reproduces_the_derived_sts_vectors() {
+        // protocol.md §3.2 (c): what arrives over HTTP must canonicalize like what was signed.
         let h = headers(&[
             ("content-type", "video/mp4"),
             ("date", "Mon, 02 Jun 2025 08:00:00 GMT"),
             ("x-oss-security-token", "CAIS_test_security_token"),
+            ("user-agent", "x"),
         ]);
         let q = vec![("uploads".to_owned(), String::new())];
-        let req = OssRequestView {
+        let view = OssRequestView {
             method: "POST",
             headers: &h,
             bucket: Some("outin-test"),
             key: Some("sv/abc/abc.mp4"),
             query: &q,
         };
-        let sts = v1_string_to_sign(&req, "Mon, 02 Jun 2025 08:00:00 GMT");
+        let sts = v1_string_to_sign(&view.to_model());
         assert_eq!(
-            sign::v1_signature("TestAccessKeySecret", &sts),
+            v1_signature("TestAccessKeySecret", &sts),
             "EGfgO1wnKV8CaQykpcmzE+cjgAs="
         );
-        let _ = creds;
         let q = vec![
             (
                 "uploadId".to_owned(),
@@ -693,60 +496,135 @@ mod tests {
         ];
         let h = headers(&[
             ("content-type", "application/octet-stream"),
+            ("date", "Mon, 02 Jun 2025 08:00:00 GMT"),
             ("x-oss-security-token", "CAIS_test_security_token"),
         ]);
-        let req = OssRequestView {
+        let view = OssRequestView {
             method: "PUT",
             headers: &h,
             bucket: Some("outin-test"),
             key: Some("sv/abc/abc.mp4"),
             query: &q,
         };
-        let sts = v1_string_to_sign(&req, "Mon, 02 Jun 2025 08:00:00 GMT");
         assert_eq!(
-            sign::v1_signature("TestAccessKeySecret", &sts),
+            v1_signature("TestAccessKeySecret", &v1_string_to_sign(&view.to_model())),
             "s0g8gsqqTKVsEd7BbJb2ooMRY80="
         );
     }
 
+    fn signed(
+        creds: &vod_upload::protocol::Credentials,
+        version: SignatureVersion,
+        region: &str,
+    ) -> HeaderMap {
+        let mut req = OssRequest::new("PUT", Some("bk"), Some("a b/c+d.mp4"))
+            .with_query("partNumber", Some("1"))
+            .with_query("uploadId", Some("U"))
+            .with_header("content-type", "video/mp4");
+        sign_request(&mut req, creds, version, region, SystemTime::now());
+        let pairs: Vec<(&str, &str)> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        headers(&pairs)
+    }
+
+    fn check(creds: &Credentials, h: &HeaderMap) -> Result<Principal, OssError> {
+        let q = vec![
+            ("partNumber".to_owned(), "1".to_owned()),
+            ("uploadId".to_owned(), "U".to_owned()),
+        ];
+        authenticate(
+            creds,
+            "cn-shanghai",
+            &OssRequestView {
+                method: "PUT",
+                headers: h,
+                bucket: Some("bk"),
+                key: Some("a b/c+d.mp4"),
+                query: &q,
+            },
+        )
+    }
+
     #[test]
-    fn v4_go_vector_through_canonicalization() {
-        let h = headers(&[
-            ("x-oss-head1", "value"),
-            ("abc", "value"),
-            ("zabc", "value"),
-            ("xyz", "value"),
-            ("content-type", "text/plain"),
-            ("x-oss-content-sha256", "UNSIGNED-PAYLOAD"),
-            ("x-oss-date", "20231216T162057Z"),
-        ]);
-        let q: Vec<(String, String)> = [
-            ("param1", "value1"),
-            ("+param1", "value3"),
-            ("|param1", "value4"),
-            ("+param2", ""),
-            ("|param2", ""),
-            ("param2", ""),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let req = OssRequestView {
-            method: "PUT",
-            headers: &h,
-            bucket: Some("bucket"),
-            key: Some("1234+-/123/1.txt"),
-            query: &q,
-        };
-        let canonical = v4_canonical_request(&req, &[]);
-        let sts = format!(
-            "OSS4-HMAC-SHA256\n20231216T162057Z\n20231216/cn-hangzhou/oss/aliyun_v4_request\n{}",
-            sign::sha256_hex(canonical.as_bytes())
+    fn verifies_v1_and_v4_for_account_and_sts() {
+        let creds = Credentials::new("acct".into(), "secret".into());
+        let sts = creds.issue(Duration::from_secs(60), TokenScope::Role);
+        let account = vod_upload::protocol::Credentials::access_key("acct", "secret");
+        for version in [SignatureVersion::V1, SignatureVersion::V4] {
+            assert!(matches!(
+                check(&creds, &signed(&account, version, "cn-shanghai")),
+                Ok(Principal::Account)
+            ));
+            assert!(matches!(
+                check(&creds, &signed(&sts.credentials(), version, "cn-shanghai")),
+                Ok(Principal::Sts(_))
+            ));
+            let wrong = vod_upload::protocol::Credentials::access_key("acct", "nope");
+            let e = check(&creds, &signed(&wrong, version, "cn-shanghai"))
+                .err()
+                .unwrap();
+            assert_eq!(e.code, "SignatureDoesNotMatch");
+        }
+        let e = check(
+            &creds,
+            &signed(&account, SignatureVersion::V4, "cn-hangzhou"),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.code, "InvalidArgument");
+        let unknown = vod_upload::protocol::Credentials::access_key("who", "secret");
+        let e = check(
+            &creds,
+            &signed(&unknown, SignatureVersion::V1, "cn-shanghai"),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.code, "InvalidAccessKeyId");
+        creds.expire_all();
+        let e = check(
+            &creds,
+            &signed(&sts.credentials(), SignatureVersion::V1, "cn-shanghai"),
+        )
+        .err()
+        .unwrap();
+        assert_eq!((e.status, e.code.as_str()), (403, "SecurityTokenExpired"));
+    }
+
+    #[test]
+    fn rejects_a_skewed_date() {
+        let creds = Credentials::new("acct".into(), "secret".into());
+        let account = vod_upload::protocol::Credentials::access_key("acct", "secret");
+        let mut req = OssRequest::new("GET", Some("bk"), Some("k"));
+        sign_request(
+            &mut req,
+            &account,
+            SignatureVersion::V1,
+            "cn-shanghai",
+            SystemTime::now() - Duration::from_secs(16 * 60),
         );
-        assert_eq!(
-            sign::v4_signature("sk", "20231216", "cn-hangzhou", "oss", &sts),
-            "e21d18daa82167720f9b1047ae7e7f1ce7cb77a31e8203a7d5f4624fa0284afe"
-        );
+        let pairs: Vec<(&str, &str)> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let h = headers(&pairs);
+        let e = authenticate(
+            &creds,
+            "cn-shanghai",
+            &OssRequestView {
+                method: "GET",
+                headers: &h,
+                bucket: Some("bk"),
+                key: Some("k"),
+                query: &[],
+            },
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.code, "RequestTimeTooSkewed");
     }
 
     #[test]

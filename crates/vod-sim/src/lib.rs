@@ -28,7 +28,6 @@ mod faults;
 mod oss;
 mod rpc;
 mod server;
-mod sign;
 mod state;
 mod stats;
 mod storage;
@@ -102,30 +101,6 @@ pub struct SimInfo {
     pub access_key_id: String,
     /// The account AccessKeySecret (the simulator's own test key, printed on purpose).
     pub access_key_secret: String,
-}
-
-/// Temporary STS credentials issued by the simulator (see [`Simulator::issue_sts_credentials`]).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StsCredentials {
-    /// `STS.`-prefixed AccessKeyId.
-    pub access_key_id: String,
-    /// Secret for signing.
-    pub access_key_secret: String,
-    /// Security token (sent as `x-oss-security-token` / `SecurityToken`).
-    pub security_token: String,
-    /// Expiry, ISO-8601 UTC (`YYYY-MM-DDThh:mm:ssZ`).
-    pub expiration: String,
-}
-
-impl std::fmt::Debug for StsCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StsCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("access_key_secret", &"<redacted>")
-            .field("security_token", &"<redacted>")
-            .field("expiration", &self.expiration)
-            .finish()
-    }
 }
 
 /// What the simulator knows about a stored object (see [`Simulator::object_info`]).
@@ -288,12 +263,22 @@ impl Simulator {
         self.shared.throttle.set(settings);
     }
 
-    /// Issues fresh STS credentials (as AssumeRole would) valid for `ttl`, usable for OSS and VOD.
-    pub fn issue_sts_credentials(&self, ttl: Duration) -> StsCredentials {
+    /// Issues fresh STS credentials (as AssumeRole would) valid for `ttl`, usable for OSS and
+    /// VOD.
+    pub fn issue_sts_credentials(&self, ttl: Duration) -> vod_upload::protocol::Credentials {
+        stats::inc(&self.shared.stats.sts_tokens_issued);
         self.shared
             .creds
             .issue(ttl, auth::TokenScope::Role)
-            .public()
+            .credentials()
+    }
+
+    /// The account key as client credentials.
+    pub fn account_credentials(&self) -> vod_upload::protocol::Credentials {
+        vod_upload::protocol::Credentials::access_key(
+            self.info.access_key_id.clone(),
+            self.info.access_key_secret.clone(),
+        )
     }
 
     /// Size, ETag, CRC and type of a stored object, if it exists.

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response, StatusCode};
-use serde::Deserialize;
+use vod_upload::protocol::xml;
 
 use crate::auth::{self, OssRequestView, Principal, TokenScope};
 use crate::body::{CollectError, ReqBody, SimBody};
@@ -455,12 +455,18 @@ impl OssCall {
         .extra("ObjectName", key)
     }
 
-    fn encode_key(&self, key: &str) -> (String, &'static str) {
+    /// The key as the response shows it, URL-encoded when `encoding-type=url` was asked for.
+    fn encode_key(&self, key: &str) -> (String, Option<String>) {
         if q(&self.query, "encoding-type") == Some("url") {
-            (util::pct_path(key), "  <EncodingType>url</EncodingType>\n")
+            (util::pct_path(key), Some("url".to_owned()))
         } else {
-            (xml_text(key).into_owned(), "")
+            (key.to_owned(), None)
         }
+    }
+
+    fn document(&self, doc: &impl serde::Serialize) -> Result<Response<SimBody>, OssError> {
+        let xml = xml::to_xml(doc).map_err(OssError::internal)?;
+        Ok(xml_response(&self.ctx.request_id, xml))
     }
 
     fn initiate(&mut self, bucket: &str, key: &str) -> Result<Response<SimBody>, OssError> {
@@ -472,13 +478,13 @@ impl OssCall {
             .store
             .initiate(bucket, key, self.content_type(key), self.user_meta());
         stats::inc(&self.shared.stats.initiated);
-        let (key_text, encoding) = self.encode_key(key);
-        Ok(xml_response(
-            &self.ctx.request_id,
-            format!(
-                "{XML_DECL}<InitiateMultipartUploadResult>\n  <Bucket>{bucket}</Bucket>\n  <Key>{key_text}</Key>\n  <UploadId>{id}</UploadId>\n{encoding}</InitiateMultipartUploadResult>\n"
-            ),
-        ))
+        let (key, encoding_type) = self.encode_key(key);
+        self.document(&xml::InitiateMultipartUploadResult {
+            bucket: bucket.to_owned(),
+            key,
+            upload_id: id,
+            encoding_type,
+        })
     }
 
     fn upload_id(&self) -> Result<String, OssError> {
@@ -672,22 +678,26 @@ impl OssCall {
             CompleteError::FileAlreadyExists => Self::file_exists(key),
         })?;
         stats::inc(&self.shared.stats.completed);
-        let (key_text, encoding) = self.encode_key(key);
+        let (key_text, encoding_type) = self.encode_key(key);
         let location = format!(
             "{}/{bucket}/{}",
             self.shared.info.oss_endpoint,
             util::pct_path(key)
         );
+        let xml = xml::to_xml(&xml::CompleteMultipartUploadResult {
+            encoding_type,
+            location: Some(location),
+            bucket: bucket.to_owned(),
+            key: key_text,
+            etag: object.etag.clone(),
+        })
+        .map_err(OssError::internal)?;
         Ok(finish(
             base(200, &self.ctx.request_id)
                 .header("content-type", "application/xml")
                 .header("etag", object.etag.as_str())
                 .header("x-oss-hash-crc64ecma", object.crc64.to_string()),
-            SimBody::full(format!(
-                "{XML_DECL}<CompleteMultipartUploadResult>\n{encoding}  <Location>{}</Location>\n  <Bucket>{bucket}</Bucket>\n  <Key>{key_text}</Key>\n  <ETag>{}</ETag>\n</CompleteMultipartUploadResult>\n",
-                xml_text(&location),
-                object.etag
-            )),
+            SimBody::full(xml),
         ))
     }
 
@@ -723,22 +733,28 @@ impl OssCall {
             .list_parts(&id, bucket, key, marker, max)
             .ok_or_else(|| OssError::no_such_upload(&id))?;
         let next = page.parts.last().map_or(0, |(n, _)| *n);
-        let (key_text, encoding) = self.encode_key(key);
-        let mut x = format!(
-            "{XML_DECL}<ListPartsResult>\n{encoding}  <Bucket>{bucket}</Bucket>\n  <Key>{key_text}</Key>\n  <UploadId>{id}</UploadId>\n  <StorageClass>Standard</StorageClass>\n  <PartNumberMarker>{marker}</PartNumberMarker>\n  <NextPartNumberMarker>{next}</NextPartNumberMarker>\n  <MaxParts>{max}</MaxParts>\n  <IsTruncated>{}</IsTruncated>\n",
-            page.truncated
-        );
-        for (n, p) in &page.parts {
-            x.push_str(&format!(
-                "  <Part>\n    <PartNumber>{n}</PartNumber>\n    <LastModified>{}</LastModified>\n    <ETag>{}</ETag>\n    <HashCrc64ecma>{}</HashCrc64ecma>\n    <Size>{}</Size>\n  </Part>\n",
-                util::iso8601_millis(p.last_modified),
-                p.etag(),
-                p.crc64,
-                p.size()
-            ));
-        }
-        x.push_str("</ListPartsResult>\n");
-        Ok(xml_response(&self.ctx.request_id, x))
+        let (key, encoding_type) = self.encode_key(key);
+        self.document(&xml::ListPartsResult {
+            bucket: bucket.to_owned(),
+            key,
+            upload_id: id,
+            part_number_marker: Some(marker),
+            next_part_number_marker: Some(next),
+            max_parts: u32::try_from(max).ok(),
+            is_truncated: page.truncated,
+            encoding_type,
+            parts: page
+                .parts
+                .iter()
+                .map(|(n, p)| xml::ListPart {
+                    part_number: *n,
+                    last_modified: Some(util::iso8601_millis(p.last_modified)),
+                    etag: p.etag(),
+                    size: p.size(),
+                    hash_crc64ecma: Some(p.crc64),
+                })
+                .collect(),
+        })
     }
 
     fn abort(&mut self, bucket: &str, key: &str) -> Result<Response<SimBody>, OssError> {
@@ -906,34 +922,26 @@ fn parse_range(h: &str, size: u64) -> RangeSpec {
     }
 }
 
-#[derive(Deserialize)]
-struct CompleteDoc {
-    #[serde(rename = "Part", default)]
-    parts: Vec<CompletePart>,
-}
-
-#[derive(Deserialize)]
-struct CompletePart {
-    #[serde(rename = "PartNumber")]
-    number: u32,
-    #[serde(rename = "ETag")]
-    etag: String,
-}
-
 fn parse_complete_xml(body: &Bytes) -> Result<Vec<(u32, String)>, OssError> {
-    let malformed = || {
+    let doc: xml::CompleteMultipartUpload = xml::from_xml(body).map_err(|_| {
         OssError::new(
             400,
             "MalformedXML",
             "The XML you provided was not well-formed or did not validate against our published schema.",
         )
-    };
-    let text = std::str::from_utf8(body).map_err(|_| malformed())?;
-    let doc: CompleteDoc = quick_xml::de::from_str(text).map_err(|_| malformed())?;
+    })?;
     if doc.parts.is_empty() {
-        return Err(malformed());
+        return Err(OssError::new(
+            400,
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema.",
+        ));
     }
-    Ok(doc.parts.into_iter().map(|p| (p.number, p.etag)).collect())
+    Ok(doc
+        .parts
+        .into_iter()
+        .map(|p| (p.part_number, p.etag))
+        .collect())
 }
 
 #[cfg(test)]

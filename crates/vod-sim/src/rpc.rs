@@ -1,22 +1,28 @@
 //! The VOD (2017-03-21) and STS (2015-04-01) RPC APIs.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use http::Response;
 use serde_json::{Map, Value, json};
+
+use vod_upload::protocol::credentials::{
+    UploadAddress, UploadAuth, format_utc_time, parse_utc_time,
+};
+use vod_upload::protocol::rpc::{
+    STS_API_VERSION, VOD_API_VERSION, rpc_signature, rpc_string_to_sign,
+};
+use vod_upload::protocol::vod::{
+    AssumeRoleResponse, AssumedRoleUser, CreateUploadImageResponse, CreateUploadVideoResponse,
+    RefreshUploadVideoResponse, StsCredentials,
+};
 
 use crate::auth::{CredError, MAX_SKEW, Principal, TokenScope};
 use crate::body::SimBody;
 use crate::oss::finish;
 use crate::state::Shared;
-use crate::{sign, stats, util};
-
-pub(crate) const VOD_VERSION: &str = "2017-03-21";
-pub(crate) const STS_VERSION: &str = "2015-04-01";
+use crate::{stats, util};
 
 const VIDEO_EXTENSIONS: &[&str] = &[
     "3gp", "asf", "avi", "dat", "dv", "f4v", "flv", "gif", "m2t", "m3u8", "m4v", "mj2", "mjpeg",
@@ -260,10 +266,10 @@ impl RpcCall {
     fn dispatch(&self) -> Result<Value, RpcError> {
         let action = self.required("Action")?;
         let (version, known) = if is_sts(&action) {
-            (STS_VERSION, true)
+            (STS_API_VERSION, true)
         } else {
             (
-                VOD_VERSION,
+                VOD_API_VERSION,
                 matches!(
                     action.as_str(),
                     "CreateUploadVideo"
@@ -331,7 +337,7 @@ impl RpcCall {
         }
         // The mobile SDKs omit Timestamp and rely on the nonce, which the gateway accepts.
         if let Some(ts) = self.opt("Timestamp") {
-            let t = util::parse_iso8601(&ts).ok_or_else(|| {
+            let t = parse_utc_time(&ts).ok_or_else(|| {
                 RpcError::new(
                     400,
                     "InvalidTimeStamp.Format",
@@ -350,8 +356,11 @@ impl RpcCall {
             .shared
             .creds
             .lookup(&access_key_id, self.get("SecurityToken"))?;
-        let string_to_sign = sign::rpc_string_to_sign(&self.method, &self.params);
-        if !sign::same(&sign::rpc_signature(&secret, &string_to_sign), &signature) {
+        // Every received parameter is signed, empty ones included (`SignatureType=` from
+        // aliyun-python-sdk-core).
+        let params: BTreeMap<String, String> = self.params.iter().cloned().collect();
+        let string_to_sign = rpc_string_to_sign(&self.method, &params);
+        if rpc_signature(&secret, &string_to_sign) != signature {
             return Err(RpcError::new(
                 400,
                 "SignatureDoesNotMatch",
@@ -380,12 +389,13 @@ impl RpcCall {
     }
 
     fn upload_address(&self, key: &str) -> String {
-        let doc = json!({
-            "Endpoint": self.shared.info.oss_endpoint,
-            "Bucket": self.shared.vod_bucket,
-            "FileName": key,
-        });
-        B64.encode(doc.to_string())
+        UploadAddress {
+            endpoint: self.shared.info.oss_endpoint.clone(),
+            bucket: self.shared.vod_bucket.clone(),
+            file_name: key.to_owned(),
+            object_prefix: None,
+        }
+        .encode()
     }
 
     /// Fresh STS credentials for one object, as UploadAuth.
@@ -399,15 +409,12 @@ impl RpcCall {
             },
         );
         stats::inc(&self.shared.stats.sts_tokens_issued);
-        let doc = json!({
-            "SecurityToken": token.token,
-            "AccessKeyId": token.access_key_id,
-            "ExpireUTCTime": util::iso8601(token.expires_at()),
-            "AccessKeySecret": token.secret,
-            "Expiration": ttl.as_secs().to_string(),
-            "Region": self.shared.info.region,
-        });
-        B64.encode(doc.to_string())
+        UploadAuth {
+            credentials: token.credentials(),
+            region: Some(self.shared.info.region.clone()),
+        }
+        // Issue time, so `Expiration` is exactly the TTL in seconds.
+        .encode(token.expires_at() - ttl)
     }
 
     fn check_storage_location(&self) -> Result<(), RpcError> {
@@ -511,11 +518,12 @@ impl RpcCall {
             .unwrap_or_else(|e| e.into_inner())
             .insert(id.clone(), video);
         stats::inc(&self.shared.stats.videos);
-        Ok(json!({
-            "VideoId": id,
-            "UploadAddress": self.upload_address(&key),
-            "UploadAuth": self.upload_auth(&key),
-        }))
+        to_value(CreateUploadVideoResponse {
+            request_id: self.request_id.clone(),
+            video_id: id,
+            upload_address: self.upload_address(&key),
+            upload_auth: self.upload_auth(&key),
+        })
     }
 
     fn find_video(&self) -> Result<Video, RpcError> {
@@ -532,11 +540,12 @@ impl RpcCall {
 
     fn refresh_upload_video(&self) -> Result<Value, RpcError> {
         let video = self.find_video()?;
-        Ok(json!({
-            "VideoId": video.id,
-            "UploadAddress": self.upload_address(&video.key),
-            "UploadAuth": self.upload_auth(&video.key),
-        }))
+        to_value(RefreshUploadVideoResponse {
+            request_id: self.request_id.clone(),
+            upload_address: self.upload_address(&video.key),
+            upload_auth: self.upload_auth(&video.key),
+            video_id: video.id,
+        })
     }
 
     fn create_upload_image(&self) -> Result<Value, RpcError> {
@@ -566,13 +575,14 @@ impl RpcCall {
             self.shared.info.oss_endpoint, self.shared.vod_bucket, key
         );
         stats::inc(&self.shared.stats.images);
-        Ok(json!({
-            "ImageId": id,
-            "ImageURL": url,
-            "FileURL": url,
-            "UploadAddress": self.upload_address(&key),
-            "UploadAuth": self.upload_auth(&key),
-        }))
+        to_value(CreateUploadImageResponse {
+            request_id: self.request_id.clone(),
+            image_id: id,
+            image_url: url.clone(),
+            file_url: url,
+            upload_address: self.upload_address(&key),
+            upload_auth: self.upload_auth(&key),
+        })
     }
 
     fn get_video_info(&self) -> Result<Value, RpcError> {
@@ -592,10 +602,10 @@ impl RpcCall {
                 "Uploading"
             }),
         );
-        doc.insert("CreationTime".into(), json!(util::iso8601(v.created)));
+        doc.insert("CreationTime".into(), json!(format_utc_time(v.created)));
         doc.insert(
             "ModificationTime".into(),
-            json!(util::iso8601(
+            json!(format_utc_time(
                 object.as_ref().map_or(v.created, |o| o.last_modified)
             )),
         );
@@ -667,18 +677,19 @@ impl RpcCall {
             .and_then(|r| r.split(':').next())
             .unwrap_or("0");
         let role = role_arn.rsplit('/').next().unwrap_or("");
-        Ok(json!({
-            "AssumedRoleUser": {
-                "Arn": format!("acs:ram::{account}:assumed-role/{role}/{session}"),
-                "AssumedRoleId": format!("3{}:{session}", util::hex_lower(17)),
+        to_value(AssumeRoleResponse {
+            request_id: self.request_id.clone(),
+            credentials: StsCredentials {
+                access_key_id: token.access_key_id.clone(),
+                access_key_secret: token.secret.clone(),
+                security_token: token.token.clone(),
+                expiration: format_utc_time(token.expires_at()),
             },
-            "Credentials": {
-                "AccessKeyId": token.access_key_id,
-                "AccessKeySecret": token.secret,
-                "SecurityToken": token.token,
-                "Expiration": util::iso8601(token.expires_at()),
-            },
-        }))
+            assumed_role_user: Some(AssumedRoleUser {
+                arn: format!("acs:ram::{account}:assumed-role/{role}/{session}"),
+                assumed_role_id: format!("3{}:{session}", util::hex_lower(17)),
+            }),
+        })
     }
 
     fn get_caller_identity(&self, principal: &Principal) -> Result<Value, RpcError> {
@@ -698,6 +709,10 @@ impl RpcCall {
             "Arn": arn,
         }))
     }
+}
+
+fn to_value(doc: impl serde::Serialize) -> Result<Value, RpcError> {
+    serde_json::to_value(doc).map_err(|e| RpcError::new(500, "InternalError", &e.to_string()))
 }
 
 /// Renders a JSON document the way POP renders XML responses.

@@ -27,10 +27,7 @@ const IN_FLIGHT: usize = 4;
 /// Parts below this size are refused by Complete unless they are the last part.
 pub(crate) const MIN_PART_SIZE: u64 = 102_400;
 
-/// CRC-64/XZ, the `x-oss-hash-crc64ecma` checksum.
-pub(crate) fn crc64_combine(crc1: u64, crc2: u64, len2: u64) -> u64 {
-    crc_fast::checksum_combine(crc_fast::CrcAlgorithm::Crc64Xz, crc1, crc2, len2)
-}
+use vod_upload::protocol::crc64::{self, Crc64};
 
 /// One file of stored bytes; the file is removed when the last reference goes away.
 #[derive(Debug)]
@@ -76,7 +73,7 @@ impl BlobSink {
             // Owning the blob from the start means every early return removes the file.
             let mut blob = Blob { path, size: 0 };
             let mut md5 = Md5::new();
-            let mut crc = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Xz);
+            let mut crc = Crc64::new();
             while let Some(chunk) = rx.blocking_recv() {
                 md5.update(&chunk);
                 crc.update(&chunk);
@@ -86,7 +83,7 @@ impl BlobSink {
             file.flush()?;
             Ok(Written {
                 md5: md5.finalize().into(),
-                crc64: crc.finalize(),
+                crc64: crc.finish(),
                 blob: Arc::new(blob),
             })
         });
@@ -497,7 +494,7 @@ impl Store {
         let mut size = 0u64;
         for (_, p) in &chosen {
             md5s.update(p.md5);
-            crc = crc64_combine(crc, p.crc64, p.size());
+            crc = crc64::combine(crc, p.crc64, p.size());
             size += p.size();
         }
         let etag = format!(
@@ -536,19 +533,6 @@ fn etag_matches(given: &str, actual: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc_combine_matches_published_values() {
-        let a = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, b"12345");
-        let b = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, b"6789");
-        assert_eq!(crc64_combine(a, b, 4), 11051210869376104954);
-        assert_eq!(crc64_combine(0, a, 5), a);
-        assert_eq!(crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, b""), 0);
-        assert_eq!(
-            crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, b"hello"),
-            11177612005948864433
-        );
-    }
 
     #[test]
     fn etag_comparison() {
@@ -613,10 +597,7 @@ mod tests {
         let mut whole = a.clone();
         whole.extend_from_slice(&b);
         whole.extend_from_slice(&c);
-        assert_eq!(
-            obj.crc64,
-            crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, &whole)
-        );
+        assert_eq!(obj.crc64, crc64::crc64(&whole));
         assert!(obj.etag.ends_with("-3\""));
         assert_eq!(read_all(obj.blobs.clone(), 0, obj.size).await, whole);
         assert_eq!(

@@ -1,11 +1,11 @@
 //! Small helpers: ids, time formats, query parsing, XML text escaping.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 /// RFC 3986 unreserved characters are kept, everything else is `%XY`-encoded.
-pub(crate) const RFC3986: &AsciiSet = &NON_ALPHANUMERIC
+const RFC3986: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
@@ -13,11 +13,6 @@ pub(crate) const RFC3986: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Like [`RFC3986`] but keeps `/` (object keys in paths).
 pub(crate) const RFC3986_PATH: &AsciiSet = &RFC3986.remove(b'/');
-
-/// Percent-encodes per RFC 3986 (upper-case hex, space as `%20`).
-pub(crate) fn pct(s: &str) -> String {
-    utf8_percent_encode(s, RFC3986).to_string()
-}
 
 /// Percent-encodes an object key for a URL path (keeps `/`).
 pub(crate) fn pct_path(s: &str) -> String {
@@ -75,11 +70,6 @@ pub(crate) fn to_hex_upper(bytes: &[u8]) -> String {
     })
 }
 
-/// Hex-encodes bytes in lower case.
-pub(crate) fn to_hex_lower(bytes: &[u8]) -> String {
-    to_hex_upper(bytes).to_ascii_lowercase()
-}
-
 /// OSS request ids look like 24 upper-case hex characters.
 pub(crate) fn oss_request_id() -> String {
     hex_upper(24)
@@ -90,49 +80,10 @@ pub(crate) fn rpc_request_id() -> String {
     uuid::Uuid::new_v4().to_string().to_ascii_uppercase()
 }
 
-fn offset(t: SystemTime) -> time::OffsetDateTime {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs();
-    time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-}
-
-/// `YYYY-MM-DDThh:mm:ssZ` (STS Expiration, UploadAuth ExpireUTCTime, VOD times).
-pub(crate) fn iso8601(t: SystemTime) -> String {
-    let d = offset(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        d.year(),
-        u8::from(d.month()),
-        d.day(),
-        d.hour(),
-        d.minute(),
-        d.second()
-    )
-}
-
 /// `YYYY-MM-DDThh:mm:ss.000Z` (OSS LastModified in XML).
 pub(crate) fn iso8601_millis(t: SystemTime) -> String {
-    let s = iso8601(t);
-    format!("{}.000Z", &s[..s.len() - 1])
-}
-
-/// Parses `YYYY-MM-DDThh:mm:ssZ` (RPC Timestamp).
-pub(crate) fn parse_iso8601(s: &str) -> Option<SystemTime> {
-    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    let dt = time::PrimitiveDateTime::parse(s, &fmt).ok()?.assume_utc();
-    let secs = u64::try_from(dt.unix_timestamp()).ok()?;
-    Some(UNIX_EPOCH + Duration::from_secs(secs))
-}
-
-/// Parses the V4 `x-oss-date` form `yyyymmddThhmmssZ`.
-pub(crate) fn parse_v4_date(s: &str) -> Option<SystemTime> {
-    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    let dt = time::PrimitiveDateTime::parse(s, &fmt).ok()?.assume_utc();
-    let secs = u64::try_from(dt.unix_timestamp()).ok()?;
-    Some(UNIX_EPOCH + Duration::from_secs(secs))
+    let s = vod_upload::protocol::credentials::format_utc_time(t);
+    format!("{}.000Z", s.trim_end_matches('Z'))
 }
 
 /// Absolute difference between two instants.
@@ -152,13 +103,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn iso_round_trip() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_702_784_856);
-        assert_eq!(iso8601(t), "2023-12-17T03:47:36Z");
+    fn iso_millis() {
+        let t = std::time::UNIX_EPOCH + Duration::from_secs(1_702_784_856);
         assert_eq!(iso8601_millis(t), "2023-12-17T03:47:36.000Z");
-        assert_eq!(parse_iso8601("2023-12-17T03:47:36Z"), Some(t));
-        assert_eq!(parse_v4_date("20231217T034736Z"), Some(t));
-        assert_eq!(parse_iso8601("2023-12-17 03:47:36"), None);
     }
 
     #[test]
@@ -174,7 +121,6 @@ mod tests {
         );
         let q = parse_query("Title=a+b%20c", true).unwrap();
         assert_eq!(q, vec![("Title".into(), "a b c".into())]);
-        assert_eq!(pct("a b*~/"), "a%20b%2A~%2F");
         assert_eq!(pct_path("sv/a b+"), "sv/a%20b%2B");
     }
 }
