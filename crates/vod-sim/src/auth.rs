@@ -10,8 +10,9 @@ use http::HeaderMap;
 
 use vod_upload::protocol::credentials::format_utc_time;
 use vod_upload::protocol::sign::{
-    OssRequest, ParsedAuthorization, parse_authorization, parse_v4_date, v1_signature,
-    v1_string_to_sign, v4_canonical_request, v4_signature, v4_string_to_sign,
+    OssRequest, ParsedAuthorization, format_v4_date, parse_authorization, parse_v4_date,
+    v1_signature, v1_string_to_sign, v4_canonical_request, v4_signature,
+    v4_string_to_sign_with_day,
 };
 
 use crate::oss::OssError;
@@ -338,15 +339,26 @@ pub(crate) fn authenticate(
             let (secret, principal) = creds
                 .lookup(&access_key_id, token)
                 .map_err(|e| cred_error(e, &access_key_id))?;
-            let oss_date = header(view.headers, "x-oss-date");
-            let when = parse_v4_date(oss_date).ok_or_else(|| {
+            // aliyun-oss-go-sdk 3.0.2 sends no x-oss-date with V4: it signs the raw `Date`
+            // header in the date slot, and real OSS accepts that.
+            let x_oss_date = header(view.headers, "x-oss-date");
+            let (oss_date, when, day) = if x_oss_date.is_empty() {
+                let raw = header(view.headers, "date");
+                let when = httpdate::parse_http_date(raw).ok();
+                let day = when.map(|w| format_v4_date(w)[..8].to_owned());
+                (raw, when, day)
+            } else {
+                let when = parse_v4_date(x_oss_date);
+                (x_oss_date, when, x_oss_date.get(..8).map(str::to_owned))
+            };
+            let when = when.ok_or_else(|| {
                 OssError::invalid_argument(
                     "x-oss-date",
                     oss_date,
                     "Invalid signing date in Authorization header.",
                 )
             })?;
-            if oss_date.get(..8) != Some(date.as_str()) {
+            if day.as_deref() != Some(date.as_str()) {
                 return Err(OssError::invalid_argument(
                     "Credential",
                     &date,
@@ -362,7 +374,7 @@ pub(crate) fn authenticate(
             }
             check_skew(when, oss_date)?;
             let canonical = v4_canonical_request(&req, &additional_headers);
-            let string_to_sign = v4_string_to_sign(oss_date, region, &canonical);
+            let string_to_sign = v4_string_to_sign_with_day(oss_date, &date, region, &canonical);
             if same(
                 &v4_signature(&secret, &date, region, &string_to_sign),
                 &signature,
