@@ -16,6 +16,7 @@
 //! * [`engine`]: queue, control, events, retries, credentials and network policy;
 //! * `ffi`: the UniFFI surface for Kotlin, Swift and Python.
 
+pub mod engine;
 pub mod error;
 mod ffi;
 pub mod model;
@@ -23,6 +24,10 @@ pub mod protocol;
 pub mod store;
 pub mod transport;
 
+pub use engine::{
+    CredentialProvider, CredentialReason, CredentialRequest, Engine, EngineStatus, Event,
+    EventListener, ProvidedCredentials,
+};
 pub use error::{Error, ErrorClass, Result, Service, ServiceError, TransportKind};
 pub use model::*;
 

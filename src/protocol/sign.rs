@@ -313,10 +313,21 @@ pub fn v4_scope(yyyymmdd: &str, region: &str) -> String {
 /// (`yyyymmddThhmmssZ`).
 pub fn v4_string_to_sign(x_oss_date: &str, region: &str, canonical_request: &str) -> String {
     let day = x_oss_date.get(..8).unwrap_or(x_oss_date);
+    v4_string_to_sign_with_day(x_oss_date, day, region, canonical_request)
+}
+
+/// The V4 string-to-sign with an explicit scope day, for signers whose timestamp line is not
+/// `x-oss-date` (aliyun-oss-go-sdk 3.0.2 puts the raw `Date` header there).
+pub fn v4_string_to_sign_with_day(
+    timestamp: &str,
+    yyyymmdd: &str,
+    region: &str,
+    canonical_request: &str,
+) -> String {
     let hash = Sha256::digest(canonical_request.as_bytes());
     format!(
-        "{V4_ALGORITHM}\n{x_oss_date}\n{}\n{}",
-        v4_scope(day, region),
+        "{V4_ALGORITHM}\n{timestamp}\n{}\n{}",
+        v4_scope(yyyymmdd, region),
         hex(&hash)
     )
 }

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Python peer of the benchmark harness: oss2.resumable_upload with a VOD UploadAuth.
+
+Gets the credentials the way a VOD client does (CreateUploadVideo through aliyunsdkvod, signed
+with the account key), uploads FILE with oss2.resumable_upload (checkpoint store in a directory,
+N threads, the given part size, V1 or V4), and prints one JSON line:
+{"tool":"oss2","bytes":N,"seconds":S,...}. `seconds` covers the upload only; the harness
+measures the whole process (interpreter start and the VOD call included) separately.
+"""
+
+import argparse
+import base64
+import json
+import os
+import sys
+import tempfile
+import time
+from urllib.parse import urlparse
+
+import oss2
+from aliyunsdkcore.client import AcsClient
+from aliyunsdkvod.request.v20170321 import CreateUploadVideoRequest
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sim-info", help="the simulator's JSON line (instead of the next four)")
+    p.add_argument("--vod-endpoint", help="e.g. http://127.0.0.1:PORT")
+    p.add_argument("--access-key-id")
+    p.add_argument("--access-key-secret")
+    p.add_argument("--region", default="cn-shanghai")
+    p.add_argument("--file", required=True)
+    p.add_argument("--part-size", type=int, default=8 * 1024 * 1024)
+    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--sig", choices=["v1", "v4"], default="v1")
+    p.add_argument("--checkpoint-dir", help="oss2 ResumableStore root (default: a temp dir)")
+    a = p.parse_args(argv)
+    if a.sim_info:
+        info = json.loads(a.sim_info)
+        a.vod_endpoint = info["vod_endpoint"]
+        a.access_key_id = info["access_key_id"]
+        a.access_key_secret = info["access_key_secret"]
+        a.region = info.get("region") or a.region
+    if not (a.vod_endpoint and a.access_key_id and a.access_key_secret):
+        p.error("need --sim-info or --vod-endpoint/--access-key-id/--access-key-secret")
+    return a
+
+
+def create_upload_video(a, size):
+    client = AcsClient(a.access_key_id, a.access_key_secret, a.region, timeout=30, connect_timeout=30)
+    req = CreateUploadVideoRequest.CreateUploadVideoRequest()
+    name = os.path.basename(a.file)
+    req.set_Title("bench " + name)
+    req.set_FileName(name)
+    req.set_FileSize(size)
+    req.set_endpoint(urlparse(a.vod_endpoint).netloc)
+    req.set_protocol_type(urlparse(a.vod_endpoint).scheme or "http")
+    resp = json.loads(client.do_action_with_exception(req))
+    address = json.loads(base64.b64decode(resp["UploadAddress"]))
+    auth = json.loads(base64.b64decode(resp["UploadAuth"]))
+    return resp["VideoId"], address, auth
+
+
+def main(argv):
+    a = parse_args(argv)
+    size = os.path.getsize(a.file)
+    video_id, address, auth = create_upload_video(a, size)
+    endpoint = address["Endpoint"] if "://" in address["Endpoint"] else "http://" + address["Endpoint"]
+    version = oss2.AUTH_VERSION_4 if a.sig == "v4" else oss2.AUTH_VERSION_1
+    sts = oss2.StsAuth(auth["AccessKeyId"], auth["AccessKeySecret"], auth["SecurityToken"], auth_version=version)
+    extra = {"region": auth.get("Region") or a.region} if a.sig == "v4" else {}
+    bucket = oss2.Bucket(sts, endpoint, address["Bucket"], **extra)
+
+    with tempfile.TemporaryDirectory(prefix="oss2-cp") as tmp:
+        store = oss2.ResumableStore(root=a.checkpoint_dir or tmp, dir="oss2-cp")
+        start = time.perf_counter()
+        oss2.resumable_upload(
+            bucket,
+            address["FileName"],
+            a.file,
+            store=store,
+            multipart_threshold=a.part_size,
+            part_size=a.part_size,
+            num_threads=a.threads,
+        )
+        seconds = time.perf_counter() - start
+    print(json.dumps({
+        "tool": "oss2", "bytes": size, "seconds": seconds, "video_id": video_id,
+        "bucket": address["Bucket"], "object": address["FileName"],
+        "part_size": a.part_size, "threads": a.threads, "sig": a.sig,
+    }), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1157 @@
+//! One file's upload: credentials, multipart session, parts in parallel, complete.
+//!
+//! The worker is cancelled by dropping its future; everything it must not lose (upload id,
+//! each finished part) is committed to the store the moment it happens, so a cancel or a kill
+//! loses at most the parts in flight.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::task::JoinSet;
+
+use super::{
+    CredentialReason, CredentialRequest, Entry, Event, FileAuth, Inner, ProvidedCredentials,
+};
+use crate::error::{Error, ErrorClass, Result};
+use crate::model::{
+    FileId, FileInfo, FileStatus, UploadResult, UploadTarget, VodInfo, WaitingReason,
+    effective_part_size,
+};
+use crate::protocol::crc64;
+use crate::protocol::credentials::{Credentials, UploadAddress, UploadAuth};
+use crate::protocol::vod::{content_type_for, notification_header};
+use crate::store::{Fingerprint, PartRecord, Session};
+use crate::transport::oss::{OssAuth, OssLocation};
+
+use super::retry::Streak;
+
+/// How often a file may restart its multipart upload (NoSuchUpload, file changed) before
+/// failing: a loop guard, not a retry budget.
+const MAX_RESTARTS: u32 = 3;
+
+/// Runs one file to success or failure and records the outcome, unless the run was cancelled
+/// meanwhile (then the canceller already decided the file's state).
+pub(crate) async fn run(inner: &Arc<Inner>, id: &str, generation: u64) {
+    let outcome = match FileCtx::new(inner, id, generation) {
+        Some(ctx) => ctx.upload().await,
+        None => return,
+    };
+    let mut st = inner.lock();
+    let Some(e) = st.current(id, generation) else {
+        return;
+    };
+    e.run = None;
+    e.info.waiting = None;
+    match outcome {
+        Ok(result) => {
+            e.info.status = FileStatus::Succeeded;
+            e.info.bytes_uploaded = result.bytes;
+            e.info.video_id = result.video_id.clone().or(e.info.video_id.take());
+            e.info.image_url = result.image_url.clone();
+            e.info.endpoint = Some(result.endpoint.clone());
+            e.info.bucket = Some(result.bucket.clone());
+            e.info.object = Some(result.object.clone());
+            e.info.last_error = None;
+            e.auth = None;
+            if let Err(err) = inner.store.set_result(id, &result) {
+                tracing::error!("cannot record the result of {id}: {err}");
+            }
+            if e.reported < result.bytes || result.bytes == 0 {
+                e.reported = result.bytes;
+                inner.events.send(Event::Progress {
+                    file: id.to_owned(),
+                    uploaded: result.bytes,
+                    total: result.bytes,
+                });
+            }
+            inner.events.send(Event::Succeeded {
+                file: e.info.clone(),
+                result,
+            });
+        }
+        Err(Error::Cancelled) => {
+            // Only reachable when the run was superseded without being cancelled; leave the
+            // state to whoever superseded it.
+        }
+        Err(err) => {
+            let fe = FileInfo::error_from(&err);
+            tracing::warn!(file = %id, code = %fe.code, "upload failed: {}", fe.message);
+            e.info.status = FileStatus::Failed;
+            e.info.last_error = Some(fe.clone());
+            if let Err(se) = inner.store.set_status(id, FileStatus::Failed, Some(&fe)) {
+                tracing::error!("cannot record the failure of {id}: {se}");
+            }
+            inner.events.send(Event::Failed {
+                file: e.info.clone(),
+                code: fe.code,
+                message: fe.message,
+            });
+        }
+    }
+}
+
+/// What a worker knows about its file, shared with its part tasks.
+struct FileCtx {
+    inner: Arc<Inner>,
+    id: FileId,
+    generation: u64,
+    path: PathBuf,
+    target: UploadTarget,
+    vod_info: VodInfo,
+    total: AtomicU64,
+    /// The credentials parts sign with; replaced in place when renewed.
+    auth: Mutex<Option<FileAuth>>,
+    progress: Progress,
+}
+
+/// Monotonic, throttled progress of one file.
+struct Progress {
+    started: Instant,
+    /// Bytes of finished parts.
+    confirmed: AtomicU64,
+    /// Bytes of parts in flight (dropped again when an attempt fails).
+    inflight: AtomicU64,
+    /// The highest value reported; the lock orders concurrent emitters so events never go
+    /// back.
+    reported: Mutex<u64>,
+    /// When the last event went out (ms since `started`).
+    last_emit_ms: AtomicU64,
+    interval_ms: u64,
+}
+
+impl FileCtx {
+    fn new(inner: &Arc<Inner>, id: &str, generation: u64) -> Option<Arc<FileCtx>> {
+        let mut st = inner.lock();
+        let e = st.current(id, generation)?;
+        Some(Arc::new(FileCtx {
+            inner: Arc::clone(inner),
+            id: id.to_owned(),
+            generation,
+            path: e.info.path.clone(),
+            target: e.info.target.clone(),
+            vod_info: e.info.vod_info.clone(),
+            total: AtomicU64::new(e.info.bytes_total),
+            auth: Mutex::new(None),
+            progress: Progress {
+                started: Instant::now(),
+                confirmed: AtomicU64::new(0),
+                inflight: AtomicU64::new(0),
+                reported: Mutex::new(e.reported),
+                last_emit_ms: AtomicU64::new(0),
+                interval_ms: inner.config.progress_interval.as_millis().max(1) as u64,
+            },
+        }))
+    }
+
+    /// Runs `f` on this worker's entry if the run is still current.
+    fn with_entry<R>(&self, f: impl FnOnce(&mut Entry) -> R) -> Result<R> {
+        let mut st = self.inner.lock();
+        st.current(&self.id, self.generation)
+            .map(f)
+            .ok_or(Error::Cancelled)
+    }
+
+    fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    async fn upload(self: Arc<Self>) -> Result<UploadResult> {
+        let mut restarts = 0;
+        loop {
+            let ticket = self.ticket().await?;
+            let using_sts = ticket.auth.credentials.is_sts();
+            let err = match self.transfer(&ticket).await {
+                Ok(r) => return Ok(r),
+                Err(e) => e,
+            };
+            match err.class(using_sts) {
+                ErrorClass::TokenExpired => self.mark_expired(&ticket)?,
+                ErrorClass::RestartUpload if restarts < MAX_RESTARTS => {
+                    restarts += 1;
+                    tracing::info!(file = %self.id, "multipart upload gone ({err}); starting a new one");
+                    self.inner.store.delete_session(&self.id)?;
+                }
+                // The ledger was cleared: the next pass rebuilds it from ListParts.
+                _ if is_code(&err, "InvalidPart") && restarts < MAX_RESTARTS => restarts += 1,
+                _ if matches!(err, Error::FileChanged(_)) && restarts < MAX_RESTARTS => {
+                    restarts += 1;
+                    tracing::info!(file = %self.id, "file changed on disk; uploading it again from the start");
+                    self.discard_session(&ticket).await?;
+                }
+                _ => return Err(err),
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- credentials
+
+    /// The credentials and address to upload with: current ones when still good, else
+    /// renewed (VOD API in mode 2, the provider), else waiting for the app.
+    async fn ticket(&self) -> Result<FileAuth> {
+        loop {
+            let mut watch = self.inner.credentials_changed.subscribe();
+            let (current, expired, sts, sts_gen, sts_dead, video_id) = {
+                let mut st = self.inner.lock();
+                let (sts, sts_gen, sts_dead) = (st.sts.clone(), st.sts_generation, st.sts_dead);
+                let e = st
+                    .current(&self.id, self.generation)
+                    .ok_or(Error::Cancelled)?;
+                (
+                    e.auth.clone(),
+                    e.auth_expired,
+                    sts,
+                    sts_gen,
+                    sts_dead,
+                    e.info.video_id.clone(),
+                )
+            };
+            let sts_expired = sts.is_some() && sts_dead == Some(sts_gen);
+            let sts = sts.filter(|_| !sts_expired);
+            // Renew ahead of expiry only where it needs no app round trip and keeps the object:
+            // RefreshUploadVideo (mode 2 video) or the provider. Images get a new object per
+            // ticket, so they are never renewed ahead.
+            let has_provider = super::read(&self.inner.provider).is_some();
+            let can_renew = !matches!(self.target, UploadTarget::Image)
+                && (has_provider || (sts.is_some() && matches!(self.target, UploadTarget::Video)));
+            let needs_refresh = can_renew
+                && current
+                    .as_ref()
+                    .is_some_and(|a| expires_soon(a, self.inner.config.refresh_ahead));
+            if let Some(a) = &current
+                && !expired
+                && !needs_refresh
+            {
+                return Ok(self.use_auth(a.clone()));
+            }
+            // Renew without the app when we can.
+            if let Some(sts) = sts {
+                match self.ticket_from_sts(sts, sts_gen, video_id).await {
+                    Ok(a) => return self.adopt(a),
+                    Err(e) if e.class(true) == ErrorClass::TokenExpired => {
+                        let mut st = self.inner.lock();
+                        if st.sts_generation == sts_gen {
+                            st.sts_dead = Some(sts_gen);
+                        }
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let reason = if expired || sts_expired {
+                CredentialReason::Expired
+            } else if current.is_none() {
+                CredentialReason::Initial
+            } else {
+                CredentialReason::Refresh
+            };
+            if self.ask_provider(reason).await? {
+                continue;
+            }
+            // A refresh is only nice to have: keep using what we have until it is rejected.
+            if let Some(a) = current
+                && !expired
+            {
+                return Ok(self.use_auth(a));
+            }
+            self.wait_for_credentials(reason, &mut watch).await?;
+        }
+    }
+
+    fn use_auth(&self, a: FileAuth) -> FileAuth {
+        let _ = self.with_entry(|e| {
+            if e.info.waiting == Some(WaitingReason::Credentials) {
+                e.info.status = FileStatus::Uploading;
+                e.info.waiting = None;
+            }
+        });
+        *lock(&self.auth) = Some(a.clone());
+        a
+    }
+
+    /// Stores credentials obtained by the worker on the entry (for aborts, `list_files`) and
+    /// persists the address, restarting the session if the address changed.
+    fn adopt(&self, a: FileAuth) -> Result<FileAuth> {
+        self.with_entry(|e| {
+            e.info.endpoint = Some(a.address.endpoint.clone());
+            e.info.bucket = Some(a.address.bucket.clone());
+            e.info.object = Some(a.address.file_name.clone());
+            if a.video_id.is_some() {
+                e.info.video_id = a.video_id.clone();
+            }
+            if a.image_url.is_some() {
+                e.info.image_url = a.image_url.clone();
+            }
+            e.auth = Some(a.clone());
+            e.auth_expired = false;
+        })?;
+        // Persisted so that after a restart the same video (and object) is continued.
+        self.inner.store.update_target_info(
+            &self.id,
+            &a.address.endpoint,
+            &a.address.bucket,
+            &a.address.file_name,
+            a.video_id.as_deref(),
+            a.image_url.as_deref(),
+        )?;
+        Ok(self.use_auth(a))
+    }
+
+    /// Mode 2 (or own bucket with an STS/AK key): credentials without the app.
+    async fn ticket_from_sts(
+        &self,
+        sts: Credentials,
+        sts_gen: u64,
+        video_id: Option<String>,
+    ) -> Result<FileAuth> {
+        let address_of = |endpoint: &str, bucket: &str, object: &str| UploadAddress {
+            endpoint: endpoint.to_owned(),
+            bucket: bucket.to_owned(),
+            file_name: object.to_owned(),
+            object_prefix: None,
+        };
+        match &self.target {
+            UploadTarget::Object {
+                endpoint,
+                bucket,
+                object,
+            } => Ok(FileAuth {
+                auth: UploadAuth {
+                    credentials: sts,
+                    region: None,
+                },
+                address: address_of(endpoint, bucket, object),
+                video_id: None,
+                image_url: None,
+                sts_generation: Some(sts_gen),
+                obtained_at: SystemTime::now(),
+            }),
+            UploadTarget::Video => {
+                let session_video = self
+                    .inner
+                    .store
+                    .get_session(&self.id)?
+                    .and_then(|s| s.video_id);
+                let known = video_id.or(session_video);
+                let name = file_name(&self.path);
+                let ticket = match known {
+                    Some(v) => match self
+                        .with_retry(|| self.inner.vod.refresh_upload_video(&sts, &v))
+                        .await
+                    {
+                        Err(Error::Service(e)) if e.code == "InvalidVideo.NotFound" => {
+                            tracing::info!(file = %self.id, "video {v} is gone; creating a new one");
+                            self.inner.store.delete_session(&self.id)?;
+                            self.with_retry(|| {
+                                self.inner.vod.create_upload_video(
+                                    &sts,
+                                    &name,
+                                    self.total(),
+                                    &self.vod_info,
+                                )
+                            })
+                            .await?
+                        }
+                        other => other?,
+                    },
+                    None => {
+                        self.with_retry(|| {
+                            self.inner.vod.create_upload_video(
+                                &sts,
+                                &name,
+                                self.total(),
+                                &self.vod_info,
+                            )
+                        })
+                        .await?
+                    }
+                };
+                Ok(FileAuth {
+                    auth: ticket.upload_auth,
+                    address: ticket.upload_address,
+                    video_id: Some(ticket.video_id),
+                    image_url: None,
+                    sts_generation: None,
+                    obtained_at: SystemTime::now(),
+                })
+            }
+            UploadTarget::Image => {
+                let name = file_name(&self.path);
+                let ticket = self
+                    .with_retry(|| {
+                        self.inner
+                            .vod
+                            .create_upload_image(&sts, &name, &self.vod_info)
+                    })
+                    .await?;
+                Ok(FileAuth {
+                    auth: ticket.upload_auth,
+                    address: ticket.upload_address,
+                    video_id: None,
+                    image_url: Some(ticket.image_url),
+                    sts_generation: None,
+                    obtained_at: SystemTime::now(),
+                })
+            }
+        }
+    }
+
+    /// Asks the app's provider (one call at a time across the engine). Returns whether it
+    /// supplied something.
+    async fn ask_provider(&self, reason: CredentialReason) -> Result<bool> {
+        let provider = super::read(&self.inner.provider).clone();
+        let Some(provider) = provider else {
+            return Ok(false);
+        };
+        let before = *self.inner.credentials_changed.borrow();
+        let _guard = self.inner.refresh_lock.lock().await;
+        if *self.inner.credentials_changed.borrow() != before {
+            return Ok(true); // someone else renewed while we waited: use that
+        }
+        let file = self.with_entry(|e| e.info.clone())?;
+        let video_id = file.video_id.clone();
+        match provider
+            .fetch(CredentialRequest {
+                file,
+                reason,
+                video_id,
+            })
+            .await
+        {
+            Ok(ProvidedCredentials::UploadAuth {
+                upload_auth,
+                upload_address,
+                video_id,
+            }) => {
+                let auth = UploadAuth::decode(&upload_auth, SystemTime::now())?;
+                let address = match upload_address {
+                    Some(a) => UploadAddress::decode(&a)?,
+                    None => {
+                        match self.with_entry(|e| e.auth.as_ref().map(|a| a.address.clone()))? {
+                            Some(a) => a,
+                            None => {
+                                return Err(Error::InvalidArgument(
+                                "the credential provider returned an UploadAuth without an UploadAddress for a file \
+                                 that has none"
+                                    .into(),
+                            ));
+                            }
+                        }
+                    }
+                };
+                {
+                    let mut st = self.inner.lock();
+                    if let Some(r) = &auth.region {
+                        st.region = r.clone();
+                    }
+                }
+                self.adopt(FileAuth {
+                    auth,
+                    address,
+                    video_id,
+                    image_url: None,
+                    sts_generation: None,
+                    obtained_at: SystemTime::now(),
+                })?;
+                self.inner.bump_credentials();
+                Ok(true)
+            }
+            Ok(ProvidedCredentials::StsToken {
+                access_key_id,
+                access_key_secret,
+                security_token,
+                expiration,
+            }) => {
+                let creds = super::sts_credentials(
+                    access_key_id,
+                    access_key_secret,
+                    security_token,
+                    expiration,
+                )?;
+                {
+                    let mut st = self.inner.lock();
+                    st.sts = Some(creds);
+                    st.sts_generation += 1;
+                }
+                self.with_entry(|e| e.auth_expired = false)?;
+                // The file's VOD-issued UploadAuth (if any) is renewed with the new token.
+                self.with_entry(|e| {
+                    if e.auth.as_ref().is_some_and(|a| a.sts_generation.is_some()) {
+                        e.auth = None;
+                    }
+                })?;
+                self.inner.bump_credentials();
+                Ok(true)
+            }
+            Err(message) => {
+                tracing::warn!(file = %self.id, "credential provider failed: {message}");
+                Ok(false)
+            }
+        }
+    }
+
+    async fn wait_for_credentials(
+        &self,
+        reason: CredentialReason,
+        watch: &mut tokio::sync::watch::Receiver<u64>,
+    ) -> Result<()> {
+        let inner = &self.inner;
+        self.with_entry(|e| {
+            // Tell the app once per wait, not again when an unrelated credential change wakes us.
+            if e.info.waiting != Some(WaitingReason::Credentials) {
+                e.info.status = FileStatus::Waiting;
+                e.info.waiting = Some(WaitingReason::Credentials);
+                if reason != CredentialReason::Initial {
+                    inner.events.send(Event::TokenExpired {
+                        file: e.info.clone(),
+                    });
+                }
+                inner.events.send(Event::Waiting {
+                    file: e.info.clone(),
+                    reason: WaitingReason::Credentials,
+                });
+            }
+        })?;
+        watch.changed().await.map_err(|_| Error::Cancelled)
+    }
+
+    /// The service rejected `ticket`'s credentials as expired.
+    fn mark_expired(&self, ticket: &FileAuth) -> Result<()> {
+        tracing::info!(file = %self.id, "credentials expired");
+        let mut st = self.inner.lock();
+        if let Some(g) = ticket.sts_generation
+            && st.sts_generation == g
+        {
+            st.sts_dead = Some(g);
+        }
+        let e = st
+            .current(&self.id, self.generation)
+            .ok_or(Error::Cancelled)?;
+        e.auth_expired = true;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- transfer
+
+    async fn transfer(self: &Arc<Self>, ticket: &FileAuth) -> Result<UploadResult> {
+        let loc = OssLocation {
+            endpoint: ticket.address.endpoint.clone(),
+            bucket: ticket.address.bucket.clone(),
+            key: ticket.address.file_name.clone(),
+        };
+        let fingerprint = self.fingerprint().await?;
+        let total = fingerprint.size;
+        let crc = if total < self.inner.config.put_object_threshold {
+            self.inner.store.delete_session(&self.id)?;
+            self.put_object(&loc).await?
+        } else {
+            self.multipart(&loc, ticket, fingerprint).await?
+        };
+        Ok(UploadResult {
+            video_id: ticket.video_id.clone(),
+            image_url: ticket.image_url.clone(),
+            endpoint: loc.endpoint,
+            bucket: loc.bucket,
+            object: loc.key,
+            bytes: total,
+            crc64: crc,
+        })
+    }
+
+    async fn fingerprint(&self) -> Result<Fingerprint> {
+        let path = self.path.clone();
+        let fp = tokio::task::spawn_blocking(move || Fingerprint::of(&path))
+            .await
+            .map_err(|e| Error::Store(format!("fingerprint task failed: {e}")))??;
+        if fp.size != self.total() {
+            self.total.store(fp.size, Ordering::Relaxed);
+            self.with_entry(|e| e.info.bytes_total = fp.size)?;
+            self.inner.store.set_bytes_total(&self.id, fp.size)?;
+        }
+        Ok(fp)
+    }
+
+    fn oss_auth(&self) -> Result<OssAuth> {
+        let a = lock(&self.auth).clone().ok_or(Error::Cancelled)?;
+        let region = a
+            .auth
+            .region
+            .clone()
+            .or_else(|| crate::protocol::sign::region_from_endpoint(&a.address.endpoint))
+            .unwrap_or_else(|| self.inner.lock().region.clone());
+        Ok(OssAuth {
+            credentials: a.auth.credentials,
+            version: self.inner.config.signature_version,
+            region,
+        })
+    }
+
+    fn extra_headers(&self) -> Vec<(String, String)> {
+        // Own-bucket uploads carry the VOD metadata in x-oss-notification (VOD already has it
+        // from CreateUploadVideo otherwise).
+        if matches!(self.target, UploadTarget::Object { .. }) && self.vod_info != VodInfo::default()
+        {
+            vec![(
+                "x-oss-notification".to_owned(),
+                notification_header(&self.vod_info),
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+
+    async fn put_object(self: &Arc<Self>, loc: &OssLocation) -> Result<u64> {
+        let content_type = content_type_for(&self.path);
+        let headers = self.extra_headers();
+        let res = self
+            .with_retry(|| {
+                let me = Arc::clone(self);
+                let sent = Arc::new(AtomicU64::new(0));
+                let sent2 = Arc::clone(&sent);
+                let content_type = content_type.clone();
+                let headers = headers.clone();
+                async move {
+                    let auth = me.oss_auth()?;
+                    let progress = |n: u64| me.on_bytes(&sent2, n);
+                    let r = me
+                        .inner
+                        .oss
+                        .put_object(loc, &auth, &me.path, &content_type, &headers, &progress)
+                        .await;
+                    me.progress
+                        .inflight
+                        .fetch_sub(sent.load(Ordering::Relaxed), Ordering::Relaxed);
+                    r
+                }
+            })
+            .await?;
+        Ok(res.crc64)
+    }
+
+    async fn multipart(
+        self: &Arc<Self>,
+        loc: &OssLocation,
+        ticket: &FileAuth,
+        fp: Fingerprint,
+    ) -> Result<u64> {
+        let total = fp.size;
+        let (upload_id, part_size, ledger) = self.session(loc, ticket, &fp).await?;
+        let count = total.div_ceil(part_size);
+        let part_len = move |n: u64| part_size.min(total - (n - 1) * part_size);
+        let mut done: std::collections::BTreeMap<u32, PartRecord> =
+            ledger.into_iter().map(|p| (p.part_number, p)).collect();
+        self.progress
+            .confirmed
+            .store(done.values().map(|p| p.size).sum(), Ordering::Relaxed);
+        self.set_uploaded();
+        let todo: Vec<u64> = (1..=count)
+            .filter(|n| !done.contains_key(&(*n as u32)))
+            .collect();
+
+        let parallel = self.inner.config.parallel_parts as usize;
+        let mut tasks: JoinSet<Result<PartRecord>> = JoinSet::new();
+        let mut next = 0;
+        loop {
+            while tasks.len() < parallel && next < todo.len() {
+                // Renew credentials ahead of expiry between parts, not in the middle of one.
+                let t = self.ticket().await?;
+                if t.address.file_name != loc.key || t.address.bucket != loc.bucket {
+                    return Err(Error::Service(Box::new(restart_error(
+                        "the upload address changed",
+                    ))));
+                }
+                let n = todo[next];
+                next += 1;
+                let me = Arc::clone(self);
+                let (loc, upload_id) = (loc.clone(), upload_id.clone());
+                tasks.spawn(async move {
+                    me.part(&loc, &upload_id, n as u32, (n - 1) * part_size, part_len(n))
+                        .await
+                });
+            }
+            match tasks.join_next().await {
+                None => break,
+                Some(Ok(Ok(part))) => {
+                    self.inner.store.record_part(&self.id, &part)?;
+                    done.insert(part.part_number, part);
+                    self.set_uploaded();
+                }
+                Some(Ok(Err(e))) => return Err(e),
+                Some(Err(join)) => return Err(Error::Store(format!("part task failed: {join}"))),
+            }
+        }
+
+        // The file must still be what we uploaded before we seal the object.
+        let now = self.fingerprint().await?;
+        if now != fp {
+            return Err(Error::FileChanged(self.path.clone()));
+        }
+        let parts: Vec<(u32, String)> = done
+            .values()
+            .map(|p| (p.part_number, p.etag.clone()))
+            .collect();
+        let crc = done
+            .values()
+            .fold(0, |acc, p| crc64::combine(acc, p.crc64, p.size));
+        let headers = self.extra_headers();
+        let completed = self
+            .with_retry(|| async {
+                let auth = self.oss_auth()?;
+                self.inner
+                    .oss
+                    .complete_multipart(loc, &auth, &upload_id, &parts, &headers)
+                    .await
+            })
+            .await;
+        match completed {
+            Ok(c) => {
+                if let Some(server) = c.crc64
+                    && server != crc
+                {
+                    return Err(Error::Integrity {
+                        what: format!("object {}", loc.key),
+                        local: crc,
+                        server,
+                    });
+                }
+            }
+            // A Complete whose response was lost may have succeeded: check the object itself.
+            Err(Error::Service(e)) if e.code == "NoSuchUpload" => {
+                let auth = self.oss_auth()?;
+                let meta = self.inner.oss.head_object(loc, &auth).await?;
+                if meta.size != total || meta.crc64.is_some_and(|c| c != crc) {
+                    return Err(Error::Service(e));
+                }
+            }
+            Err(Error::Service(e)) if e.code == "InvalidPart" => {
+                // The ledger disagrees with the server: forget it and reconcile from ListParts.
+                self.inner.store.delete_parts(&self.id)?;
+                return Err(Error::Service(e));
+            }
+            Err(e) => return Err(e),
+        }
+        self.inner.store.delete_session(&self.id)?;
+        Ok(crc)
+    }
+
+    /// Loads or creates the multipart session, reconciles its ledger with the server, and
+    /// returns (upload id, part size, finished parts).
+    async fn session(
+        &self,
+        loc: &OssLocation,
+        ticket: &FileAuth,
+        fp: &Fingerprint,
+    ) -> Result<(String, u64, Vec<PartRecord>)> {
+        let part_size = effective_part_size(self.inner.config.part_size, fp.size);
+        let store = &self.inner.store;
+        let mut session = store.get_session(&self.id)?;
+        if let Some(s) = &session
+            && (s.bucket != loc.bucket
+                || s.object != loc.key
+                || &s.fingerprint != fp
+                || s.part_size != part_size)
+        {
+            tracing::info!(file = %self.id, "checkpoint does not match (file or address changed); starting afresh");
+            if let Some(upload_id) = &s.upload_id
+                && s.bucket == loc.bucket
+                && s.object == loc.key
+            {
+                let auth = self.oss_auth()?;
+                let _ = self.inner.oss.abort_multipart(loc, &auth, upload_id).await;
+            }
+            store.delete_session(&self.id)?;
+            session = None;
+        }
+        let mut session = match session {
+            Some(s) => s,
+            None => {
+                let s = Session {
+                    file_id: self.id.clone(),
+                    upload_id: None,
+                    endpoint: loc.endpoint.clone(),
+                    bucket: loc.bucket.clone(),
+                    object: loc.key.clone(),
+                    video_id: ticket.video_id.clone(),
+                    image_id: None,
+                    image_url: ticket.image_url.clone(),
+                    part_size,
+                    content_type: Some(content_type_for(&self.path)),
+                    fingerprint: *fp,
+                    created_at: SystemTime::now(),
+                    credentials_expire_at: ticket.auth.credentials.expires_at,
+                };
+                store.save_session(&s)?;
+                s
+            }
+        };
+        let mut ledger = store.parts(&self.id)?;
+        if let Some(upload_id) = session.upload_id.clone() {
+            let listed = self
+                .with_retry(|| async {
+                    let auth = self.oss_auth()?;
+                    self.inner.oss.list_parts(loc, &auth, &upload_id).await
+                })
+                .await;
+            match listed {
+                Ok(listed) => {
+                    ledger = self.reconcile(ledger, &listed, part_size, fp.size).await?;
+                }
+                Err(e) if e.class(true) == ErrorClass::RestartUpload => {
+                    store.delete_parts(&self.id)?;
+                    ledger.clear();
+                    session.upload_id = None;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let upload_id = match session.upload_id.clone() {
+            Some(u) => u,
+            None => {
+                let headers = self.extra_headers();
+                let content_type = session
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| content_type_for(&self.path));
+                let u = self
+                    .with_retry(|| async {
+                        let auth = self.oss_auth()?;
+                        self.inner
+                            .oss
+                            .initiate_multipart(loc, &auth, &content_type, &headers)
+                            .await
+                    })
+                    .await?;
+                store.set_upload_id(&self.id, Some(&u))?;
+                u
+            }
+        };
+        Ok((upload_id, part_size, ledger))
+    }
+
+    /// The parts both sides agree on: ledger parts the server still has (same ETag), plus
+    /// parts the server has that the ledger missed (a kill between upload and commit), whose
+    /// CRC is computed locally so they need not be sent again.
+    async fn reconcile(
+        &self,
+        ledger: Vec<PartRecord>,
+        listed: &[crate::transport::oss::ListedPart],
+        part_size: u64,
+        total: u64,
+    ) -> Result<Vec<PartRecord>> {
+        let expected_len = |n: u32| part_size.min(total.saturating_sub((n as u64 - 1) * part_size));
+        let mut kept = Vec::new();
+        let mut changed = false;
+        for l in listed {
+            let n = l.part_number;
+            if n == 0 || (n as u64 - 1) * part_size >= total || l.size != expected_len(n) {
+                changed = true;
+                continue;
+            }
+            if let Some(p) = ledger
+                .iter()
+                .find(|p| p.part_number == n && p.etag == l.etag)
+            {
+                kept.push(p.clone());
+                continue;
+            }
+            let (path, offset, len) = (self.path.clone(), (n as u64 - 1) * part_size, l.size);
+            let crc = tokio::task::spawn_blocking(move || crc_of_range(&path, offset, len))
+                .await
+                .map_err(|e| Error::Store(format!("CRC task failed: {e}")))??;
+            tracing::info!(file = %self.id, part = n, "server has a part the checkpoint missed; not sending it again");
+            kept.push(PartRecord {
+                part_number: n,
+                size: l.size,
+                etag: l.etag.clone(),
+                crc64: crc,
+            });
+            changed = true;
+        }
+        if changed || kept.len() != ledger.len() {
+            self.inner.store.delete_parts(&self.id)?;
+            for p in &kept {
+                self.inner.store.record_part(&self.id, p)?;
+            }
+        }
+        Ok(kept)
+    }
+
+    /// Abort the stored multipart upload (best effort) and forget the checkpoint.
+    async fn discard_session(&self, ticket: &FileAuth) -> Result<()> {
+        if let Some(s) = self.inner.store.get_session(&self.id)?
+            && let Some(upload_id) = s.upload_id
+        {
+            let loc = OssLocation {
+                endpoint: s.endpoint,
+                bucket: s.bucket,
+                key: s.object,
+            };
+            if loc.bucket == ticket.address.bucket
+                && let Ok(auth) = self.oss_auth()
+            {
+                let _ = self
+                    .inner
+                    .oss
+                    .abort_multipart(&loc, &auth, &upload_id)
+                    .await;
+            }
+        }
+        self.inner.store.delete_session(&self.id)
+    }
+
+    /// Uploads one part, retrying transient failures.
+    async fn part(
+        self: Arc<Self>,
+        loc: &OssLocation,
+        upload_id: &str,
+        n: u32,
+        offset: u64,
+        len: u64,
+    ) -> Result<PartRecord> {
+        let up = self
+            .with_retry(|| {
+                let me = Arc::clone(&self);
+                async move {
+                    let auth = me.oss_auth()?;
+                    let sent = AtomicU64::new(0);
+                    let progress = |b: u64| me.on_bytes(&sent, b);
+                    let r = me
+                        .inner
+                        .oss
+                        .upload_part(loc, &auth, upload_id, n, &me.path, offset, len, &progress)
+                        .await;
+                    me.progress
+                        .inflight
+                        .fetch_sub(sent.load(Ordering::Relaxed), Ordering::Relaxed);
+                    r
+                }
+            })
+            .await?;
+        self.progress
+            .confirmed
+            .fetch_add(up.size, Ordering::Relaxed);
+        Ok(PartRecord {
+            part_number: n,
+            size: up.size,
+            etag: up.etag,
+            crc64: up.crc64,
+        })
+    }
+
+    // ---------------------------------------------------------------- retries and progress
+
+    /// Runs `op`, retrying transient failures with back-off. Fires `retry` once when a
+    /// healthy file starts failing and `retry_resume` when it recovers.
+    async fn with_retry<T, F, Fut>(&self, mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut streak = Streak::new();
+        loop {
+            let err = match op().await {
+                Ok(v) => {
+                    self.healthy();
+                    return Ok(v);
+                }
+                Err(e) => e,
+            };
+            if !matches!(
+                err.class(true),
+                ErrorClass::Retryable | ErrorClass::ClockSkew
+            ) {
+                return Err(err);
+            }
+            let Some(delay) = streak.next_delay(&self.inner.retry) else {
+                tracing::warn!(file = %self.id, "giving up after retries: {err}");
+                return Err(err);
+            };
+            self.failing(&err, delay)?;
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    fn failing(&self, err: &Error, delay: Duration) -> Result<()> {
+        let until = SystemTime::now() + delay;
+        tracing::info!(file = %self.id, "retrying in {delay:?}: {err}");
+        let inner = &self.inner;
+        self.with_entry(|e| {
+            if !e.in_retry {
+                e.in_retry = true;
+                inner.events.send(Event::Retry {
+                    file: e.info.clone(),
+                    code: err.code(),
+                    message: err.to_string(),
+                });
+            }
+            let reason = WaitingReason::Backoff { until };
+            e.info.waiting = Some(reason.clone());
+            inner.events.send(Event::Waiting {
+                file: e.info.clone(),
+                reason,
+            });
+        })
+    }
+
+    fn healthy(&self) {
+        let inner = &self.inner;
+        let _ = self.with_entry(|e| {
+            if matches!(e.info.waiting, Some(WaitingReason::Backoff { .. })) {
+                e.info.waiting = None;
+            }
+            if e.in_retry {
+                e.in_retry = false;
+                inner.events.send(Event::RetryResume {
+                    file: e.info.clone(),
+                });
+            }
+        });
+    }
+
+    /// Bytes handed to the network by one request attempt.
+    fn on_bytes(&self, sent: &AtomicU64, n: u64) {
+        sent.fetch_add(n, Ordering::Relaxed);
+        self.progress.inflight.fetch_add(n, Ordering::Relaxed);
+        self.inner.count_network_bytes(n);
+        self.emit_progress();
+    }
+
+    fn set_uploaded(&self) {
+        let confirmed = self.progress.confirmed.load(Ordering::Relaxed);
+        let _ = self.with_entry(|e| e.info.bytes_uploaded = confirmed);
+        self.emit_progress();
+    }
+
+    /// Sends a progress event if the value grew and the interval has passed.
+    fn emit_progress(&self) {
+        let p = &self.progress;
+        let total = self.total();
+        let value =
+            (p.confirmed.load(Ordering::Relaxed) + p.inflight.load(Ordering::Relaxed)).min(total);
+        let now = p.started.elapsed().as_millis() as u64;
+        let last = p.last_emit_ms.load(Ordering::Relaxed);
+        // Cheap throttle first: this runs for every chunk handed to the network.
+        if last != 0 && now.saturating_sub(last) < p.interval_ms {
+            return;
+        }
+        let mut reported = lock(&p.reported);
+        if value <= *reported {
+            return;
+        }
+        *reported = value;
+        p.last_emit_ms.store(now.max(1), Ordering::Relaxed);
+        let _ = self.with_entry(|e| e.reported = e.reported.max(value));
+        self.inner.events.send(Event::Progress {
+            file: self.id.clone(),
+            uploaded: value,
+            total,
+        });
+    }
+}
+
+/// What is needed to abort a file's multipart upload after its entry is gone.
+pub(crate) struct AbortInfo {
+    loc: OssLocation,
+    auth: FileAuth,
+    upload_id: String,
+}
+
+impl AbortInfo {
+    pub(crate) fn new(entry: &Entry, session: Option<Session>) -> Option<AbortInfo> {
+        let s = session?;
+        Some(AbortInfo {
+            loc: OssLocation {
+                endpoint: s.endpoint,
+                bucket: s.bucket,
+                key: s.object,
+            },
+            auth: entry.auth.clone()?,
+            upload_id: s.upload_id?,
+        })
+    }
+}
+
+pub(crate) async fn abort_upload(inner: &Arc<Inner>, a: AbortInfo) {
+    let region = a
+        .auth
+        .auth
+        .region
+        .clone()
+        .or_else(|| crate::protocol::sign::region_from_endpoint(&a.loc.endpoint))
+        .unwrap_or_else(|| inner.config.region.clone());
+    let auth = OssAuth {
+        credentials: a.auth.auth.credentials,
+        version: inner.config.signature_version,
+        region,
+    };
+    if let Err(e) = inner.oss.abort_multipart(&a.loc, &auth, &a.upload_id).await {
+        tracing::info!("could not abort multipart upload {}: {e}", a.upload_id);
+    }
+}
+
+/// True when `a` should be renewed now: within `ahead` of its expiry, or past half its
+/// lifetime when the whole lifetime is shorter than that (so short-lived credentials are not
+/// renewed before every part).
+fn expires_soon(a: &FileAuth, ahead: Duration) -> bool {
+    let Some(expires) = a.auth.credentials.expires_at else {
+        return false;
+    };
+    let now = SystemTime::now();
+    let left = expires.duration_since(now).unwrap_or(Duration::ZERO);
+    let lifetime = expires
+        .duration_since(a.obtained_at)
+        .unwrap_or(Duration::ZERO);
+    left < ahead.min(lifetime / 2)
+}
+
+fn crc_of_range(path: &Path, offset: u64, len: u64) -> Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let file_err = |source| Error::File {
+        path: path.to_owned(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(file_err)?;
+    f.seek(SeekFrom::Start(offset)).map_err(file_err)?;
+    let mut digest = crc64::Crc64::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let want = buf.len().min(left as usize);
+        let got = f.read(&mut buf[..want]).map_err(file_err)?;
+        if got == 0 {
+            return Err(Error::FileChanged(path.to_owned()));
+        }
+        digest.update(&buf[..got]);
+        left -= got as u64;
+    }
+    Ok(digest.finish())
+}
+
+fn is_code(e: &Error, code: &str) -> bool {
+    matches!(e, Error::Service(s) if s.code == code)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "upload.bin".into())
+}
+
+fn restart_error(message: &str) -> crate::error::ServiceError {
+    crate::error::ServiceError {
+        service: crate::error::Service::Oss,
+        status: 404,
+        code: "NoSuchUpload".into(),
+        message: message.into(),
+        request_id: None,
+        host_id: None,
+        ec: None,
+        string_to_sign: None,
+        server_date: None,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

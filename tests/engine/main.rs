@@ -1,0 +1,12 @@
+//! Engine integration tests: real HTTP against an in-process vod-sim (one test binary, as
+//! matrix-rust-sdk does, to save link time).
+
+mod common;
+
+mod control;
+mod credentials;
+mod faults;
+mod files;
+mod network;
+mod persistence;
+mod queue;

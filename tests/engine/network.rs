@@ -1,0 +1,136 @@
+use std::time::Duration;
+
+use vod_sim::ThrottleSettings;
+use vod_upload::{Event, FileStatus, NetworkPolicy, NetworkState, NetworkType, WaitingReason};
+
+use crate::common::*;
+
+fn net(network_type: NetworkType, metered: bool) -> NetworkState {
+    NetworkState {
+        network_type,
+        metered,
+        roaming: false,
+        validated: true,
+    }
+}
+
+/// Wi-Fi only (the default): cellular stops traffic at once, Wi-Fi resumes by itself, and
+/// neither is counted as a failure or a retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cellular_stops_traffic_and_wifi_resumes_it() {
+    let h = Harness::new(|_| {}).await;
+    h.use_account_key();
+    h.engine.set_network_state(net(NetworkType::Wifi, false));
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: Some(512 * 1024),
+        latency_ms: 0,
+    });
+    let (path, data) = h.file("commute.mp4", 2 * 1024 * 1024);
+    let id = h.add(&path);
+    h.engine.start().unwrap();
+    h.events.wait_progress(&id, 300 * 1024).await;
+
+    h.engine.set_network_state(net(NetworkType::Cellular, true));
+    let info = h.engine.file(&id).unwrap();
+    assert_eq!(
+        (info.status, info.waiting),
+        (FileStatus::Waiting, Some(WaitingReason::Network))
+    );
+    h.events
+        .wait_for("waiting(network)", |ev| {
+            ev.iter().any(|e| {
+                matches!(
+                    e,
+                    Event::Waiting {
+                        reason: WaitingReason::Network,
+                        ..
+                    }
+                )
+            })
+        })
+        .await;
+    // From here on the engine sends nothing new: no request arrives, and the server reads at
+    // most what was already in flight.
+    let before = h.sim.stats();
+    let window = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while tokio::time::Instant::now() < window {
+        let now = h.sim.stats();
+        assert_eq!(
+            now.requests, before.requests,
+            "a request was sent on cellular"
+        );
+        assert!(
+            now.bytes_received - before.bytes_received <= 3 * 100 * 1024,
+            "bytes beyond what was in flight"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 0,
+    });
+    h.engine.set_network_state(net(NetworkType::Wifi, false));
+    h.events.wait_succeeded(&id).await;
+    assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
+    assert_eq!(
+        h.events
+            .count(|e| matches!(e, Event::Retry { .. } | Event::Failed { .. })),
+        0
+    );
+    assert_progress_sane(&h.events.all(), &id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_starts_while_the_network_is_disallowed_and_policy_changes_apply() {
+    let h = Harness::new(|_| {}).await;
+    h.use_account_key();
+    h.engine.set_network_state(net(NetworkType::Cellular, true));
+    let (path, data) = h.file("later.mp4", 300 * 1024);
+    let id = h.add(&path);
+    h.engine.start().unwrap();
+    h.events
+        .wait_for("waiting(network)", |ev| {
+            ev.iter().any(|e| matches!(e, Event::Waiting { file, reason: WaitingReason::Network } if file.id == id))
+        })
+        .await;
+    assert_eq!(h.sim.stats().requests, 0, "nothing was sent on cellular");
+    assert_eq!(
+        h.engine.file(&id).unwrap().waiting,
+        Some(WaitingReason::Network)
+    );
+    // Switching the policy to "any network" lets it go on cellular.
+    h.engine.set_network_policy(NetworkPolicy::Any);
+    h.events.wait_succeeded(&id).await;
+    assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cellular_budget_pauses_when_spent() {
+    let h =
+        Harness::new(|c| c.network_policy = NetworkPolicy::CellularBudget { bytes: 250 * 1024 })
+            .await;
+    h.use_account_key();
+    h.engine.set_network_state(net(NetworkType::Cellular, true));
+    let (path, data) = h.file("budget.mp4", 1024 * 1024);
+    let id = h.add(&path);
+    h.engine.start().unwrap();
+    h.events
+        .wait_for("waiting(network) after the budget", |ev| {
+            ev.iter().any(|e| {
+                matches!(
+                    e,
+                    Event::Waiting {
+                        reason: WaitingReason::Network,
+                        ..
+                    }
+                )
+            })
+        })
+        .await;
+    let info = h.engine.file(&id).unwrap();
+    assert!(info.bytes_uploaded < data.len() as u64);
+    h.engine.set_network_state(net(NetworkType::Wifi, false));
+    h.events.wait_succeeded(&id).await;
+    assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
+}

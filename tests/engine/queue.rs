@@ -1,0 +1,129 @@
+use vod_upload::{Event, FileStatus, UploadTarget};
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mode2_video_upload_round_trip() {
+    let h = Harness::new(|_| {}).await;
+    h.use_account_key();
+    let (path, data) = h.file("clip.mp4", 1024 * 1024 + 12345);
+    let id = h.add(&path);
+    h.engine.start().unwrap();
+    let result = h.events.wait_succeeded(&id).await;
+
+    assert!(result.video_id.is_some(), "a VOD video was created");
+    assert_eq!(result.bytes, data.len() as u64);
+    assert_eq!(result.crc64, vod_upload::protocol::crc64::crc64(&data));
+    let info = h.engine.file(&id).unwrap();
+    assert_eq!(info.status, FileStatus::Succeeded);
+    assert_eq!(info.bytes_uploaded, data.len() as u64);
+    assert_eq!(h.read_back(&info).await, data, "object is byte-identical");
+    let stored = h.sim.object_info(&result.bucket, &result.object).unwrap();
+    assert_eq!(stored.crc64, result.crc64);
+    assert_progress_sane(&h.events.all(), &id);
+    assert_eq!(h.sim.stats().multipart_uploads_in_progress, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_files_upload_in_order_then_all_done() {
+    let h = Harness::new(|_| {}).await;
+    h.use_account_key();
+    let ids: Vec<String> = (0..10)
+        .map(|i| {
+            let (p, _) = h.file(&format!("f{i}.mp4"), 150 * 1024 + i * 1000);
+            h.add(&p)
+        })
+        .collect();
+    h.engine.start().unwrap();
+    h.events
+        .wait_for("all_done", |ev| {
+            ev.iter().any(|e| matches!(e, Event::AllDone))
+        })
+        .await;
+
+    let started: Vec<String> = h
+        .events
+        .all()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Started { file } => Some(file.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, ids, "files start in the order they were added");
+    let succeeded = h.events.count(|e| matches!(e, Event::Succeeded { .. }));
+    assert_eq!(succeeded, 10);
+    assert_eq!(h.events.count(|e| matches!(e, Event::AllDone)), 1);
+    // all_done comes after every success
+    let last = h
+        .events
+        .all()
+        .into_iter()
+        .rposition(|e| matches!(e, Event::Succeeded { .. }))
+        .unwrap();
+    let done = h
+        .events
+        .all()
+        .into_iter()
+        .position(|e| matches!(e, Event::AllDone))
+        .unwrap();
+    assert!(done > last);
+    assert!(
+        h.engine
+            .list_files()
+            .iter()
+            .all(|f| f.status == FileStatus::Succeeded)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_upload_gets_an_image_url() {
+    let h = Harness::new(|_| {}).await;
+    h.use_account_key();
+    let (path, data) = h.file("cover.jpg", 300 * 1024);
+    let id = h
+        .engine
+        .add_file(path, UploadTarget::Image, Default::default())
+        .unwrap();
+    h.engine.start().unwrap();
+    let result = h.events.wait_succeeded(&id).await;
+    assert!(
+        result
+            .image_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("http")),
+        "{result:?}"
+    );
+    assert!(result.video_id.is_none());
+    assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_bucket_object_upload() {
+    let h = Harness::new(|_| {}).await;
+    h.use_account_key();
+    let (path, data) = h.file("raw.mov", 500 * 1024);
+    let target = UploadTarget::Object {
+        endpoint: h.sim.info().oss_endpoint.clone(),
+        bucket: "my-own-bucket".into(),
+        object: "uploads/raw movie.mov".into(),
+    };
+    let id = h
+        .engine
+        .add_file(
+            path,
+            target,
+            vod_upload::VodInfo {
+                title: Some("t".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    h.engine.start().unwrap();
+    let result = h.events.wait_succeeded(&id).await;
+    assert_eq!(result.object, "uploads/raw movie.mov");
+    assert_eq!(
+        get_object(&h.sim, "my-own-bucket", "uploads/raw movie.mov").await,
+        data
+    );
+}
