@@ -1,10 +1,27 @@
 //! The UniFFI surface for Kotlin, Swift and Python: the only module that knows UniFFI.
 //!
-//! Everything here is a thin facade: records and enums mirror [`crate::model`], the one
-//! exported error is a flat, app-actionable view of [`crate::Error`], and the client object
-//! forwards to the engine.
+//! A thin facade over [`crate::engine`]:
+//!
+//! * [`client::VodUploadClient`]: the one object, with the native SDK's method names; it owns
+//!   its tokio runtime;
+//! * [`listener::UploadListener`], [`credentials::CredentialProvider`], [`logging::LogSink`]:
+//!   traits the app implements; every method returns `Result`, so a foreign exception never
+//!   becomes a Rust panic;
+//! * [`types`]: records and enums mirroring [`crate::model`];
+//! * [`error::VodUploadError`]: the one error apps see.
+//!
+//! No panic crosses the boundary: the exported functions return `Result` and hold no lock
+//! while calling foreign code; UniFFI turns anything unexpected into a foreign exception.
 
-/// The library's version, e.g. `vod-upload 0.1.0`: lets an app log which native build it loaded.
+mod client;
+mod credentials;
+mod error;
+mod listener;
+mod logging;
+mod types;
+
+/// The library's name and version, e.g. `vod-upload 0.1.0`: lets an app log which native
+/// build it loaded.
 #[uniffi::export]
 pub fn core_version() -> String {
     format!("{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))

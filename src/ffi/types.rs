@@ -1,0 +1,615 @@
+//! Records and enums of the foreign API, mirroring [`crate::model`], with the conversions.
+//!
+//! They are separate types (not derives on the model) so the model stays FFI-free and the
+//! foreign API can be shaped for apps: optional configuration fields instead of duplicated
+//! defaults, millisecond integers instead of durations, `object_key` instead of a field named
+//! after a Kotlin keyword.
+
+use std::time::{Duration, SystemTime};
+
+use crate::model;
+use crate::protocol;
+
+use super::error::VodUploadError;
+
+/// VOD metadata for a video, audio or image (the native SDK's `VodInfo`). Every field is
+/// optional; empty ones are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct VodInfo {
+    /// Title; defaults to the file name.
+    #[uniffi(default = None)]
+    pub title: Option<String>,
+    #[uniffi(default = None)]
+    pub description: Option<String>,
+    /// VOD category id.
+    #[uniffi(default = None)]
+    pub cate_id: Option<i64>,
+    /// At most 16 tags of at most 32 characters each.
+    #[uniffi(default)]
+    pub tags: Vec<String>,
+    #[uniffi(default = None)]
+    pub cover_url: Option<String>,
+    /// A JSON string (callback configuration, `Extend`, ...).
+    #[uniffi(default = None)]
+    pub user_data: Option<String>,
+    #[uniffi(default = None)]
+    pub template_group_id: Option<String>,
+    #[uniffi(default = None)]
+    pub storage_location: Option<String>,
+    #[uniffi(default = None)]
+    pub workflow_id: Option<String>,
+    #[uniffi(default = None)]
+    pub app_id: Option<String>,
+    /// Transcode after upload (VOD's default: true).
+    #[uniffi(default = None)]
+    pub is_process: Option<bool>,
+    #[uniffi(default = None)]
+    pub is_show_watermark: Option<bool>,
+    /// Transcoding priority 1..=10 (VOD's default: 6).
+    #[uniffi(default = None)]
+    pub priority: Option<u32>,
+}
+
+impl VodInfo {
+    pub(crate) fn into_model(self) -> Result<model::VodInfo, VodUploadError> {
+        let priority = self.priority.map(u8::try_from).transpose().map_err(|_| {
+            VodUploadError::InvalidArgument {
+                detail: "priority must be 1..=10".into(),
+            }
+        })?;
+        Ok(model::VodInfo {
+            title: self.title,
+            description: self.description,
+            cate_id: self.cate_id,
+            tags: self.tags,
+            cover_url: self.cover_url,
+            user_data: self.user_data,
+            template_group_id: self.template_group_id,
+            storage_location: self.storage_location,
+            workflow_id: self.workflow_id,
+            app_id: self.app_id,
+            is_process: self.is_process,
+            is_show_watermark: self.is_show_watermark,
+            priority,
+        })
+    }
+}
+
+impl From<model::VodInfo> for VodInfo {
+    fn from(v: model::VodInfo) -> Self {
+        VodInfo {
+            title: v.title,
+            description: v.description,
+            cate_id: v.cate_id,
+            tags: v.tags,
+            cover_url: v.cover_url,
+            user_data: v.user_data,
+            template_group_id: v.template_group_id,
+            storage_location: v.storage_location,
+            workflow_id: v.workflow_id,
+            app_id: v.app_id,
+            is_process: v.is_process,
+            is_show_watermark: v.is_show_watermark,
+            priority: v.priority.map(u32::from),
+        }
+    }
+}
+
+/// Where a file goes.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum UploadTarget {
+    /// A VOD video or audio (CreateUploadVideo / RefreshUploadVideo).
+    Video,
+    /// A VOD image (CreateUploadImage).
+    Image,
+    /// An object in the app's own OSS bucket, signed with the STS token (the native SDK's
+    /// `addFile(path, endpoint, bucket, object)`).
+    OwnBucket {
+        endpoint: String,
+        bucket: String,
+        object_key: String,
+    },
+}
+
+impl From<UploadTarget> for model::UploadTarget {
+    fn from(t: UploadTarget) -> Self {
+        match t {
+            UploadTarget::Video => model::UploadTarget::Video,
+            UploadTarget::Image => model::UploadTarget::Image,
+            UploadTarget::OwnBucket {
+                endpoint,
+                bucket,
+                object_key,
+            } => model::UploadTarget::Object {
+                endpoint,
+                bucket,
+                object: object_key,
+            },
+        }
+    }
+}
+
+impl From<model::UploadTarget> for UploadTarget {
+    fn from(t: model::UploadTarget) -> Self {
+        match t {
+            model::UploadTarget::Video => UploadTarget::Video,
+            model::UploadTarget::Image => UploadTarget::Image,
+            model::UploadTarget::Object {
+                endpoint,
+                bucket,
+                object,
+            } => UploadTarget::OwnBucket {
+                endpoint,
+                bucket,
+                object_key: object,
+            },
+        }
+    }
+}
+
+/// A file's state in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum FileStatus {
+    /// Queued, not started yet.
+    Ready,
+    /// Being uploaded.
+    Uploading,
+    /// Started but not sending bytes; `FileInfo.waiting` says why.
+    Waiting,
+    /// Paused (`pause()`) or stopped (`stop()`).
+    Paused,
+    /// Skipped with `cancelFile`; `resumeFile` queues it again.
+    Canceled,
+    Succeeded,
+    Failed,
+}
+
+impl From<model::FileStatus> for FileStatus {
+    fn from(s: model::FileStatus) -> Self {
+        match s {
+            model::FileStatus::Ready => FileStatus::Ready,
+            model::FileStatus::Uploading => FileStatus::Uploading,
+            model::FileStatus::Waiting => FileStatus::Waiting,
+            model::FileStatus::Paused => FileStatus::Paused,
+            model::FileStatus::Canceled => FileStatus::Canceled,
+            model::FileStatus::Succeeded => FileStatus::Succeeded,
+            model::FileStatus::Failed => FileStatus::Failed,
+        }
+    }
+}
+
+/// Why a started file is not sending bytes.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum WaitingReason {
+    /// The network policy forbids the current network (e.g. cellular with Wi-Fi only), or
+    /// there is no validated network.
+    Network,
+    /// Waiting for credentials: `setUploadAuthAndAddress` (mode 1), `resumeWithAuth` /
+    /// `resumeWithToken` after an expiry, or the credential provider.
+    Credentials,
+    /// Backing off after a failure; the next attempt is at `until`.
+    Backoff { until: SystemTime },
+    /// Paused by the app.
+    Paused,
+    /// Other files hold every upload slot (`maxParallelFiles`).
+    Queue,
+}
+
+impl From<model::WaitingReason> for WaitingReason {
+    fn from(w: model::WaitingReason) -> Self {
+        match w {
+            model::WaitingReason::Network => WaitingReason::Network,
+            model::WaitingReason::Credentials => WaitingReason::Credentials,
+            model::WaitingReason::Backoff { until } => WaitingReason::Backoff { until },
+            model::WaitingReason::Paused => WaitingReason::Paused,
+            model::WaitingReason::Queue => WaitingReason::Queue,
+        }
+    }
+}
+
+/// The last error a file had (the native SDK's `onUploadFailed` code and message).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FileError {
+    /// The service's error code, or a client code (`FileNotExist`, `InvalidArgument`, ...).
+    pub code: String,
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+impl From<model::FileError> for FileError {
+    fn from(e: model::FileError) -> Self {
+        FileError {
+            code: e.code,
+            message: e.message,
+            request_id: e.request_id,
+        }
+    }
+}
+
+/// One file in the queue (the native SDK's `UploadFileInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct FileInfo {
+    /// Stable id: survives restarts and the deletion of other files (unlike an index).
+    pub id: String,
+    pub path: String,
+    pub target: UploadTarget,
+    pub vod_info: VodInfo,
+    pub status: FileStatus,
+    pub waiting: Option<WaitingReason>,
+    /// Bytes the server has confirmed; never above `bytes_total`.
+    pub bytes_uploaded: u64,
+    pub bytes_total: u64,
+    /// OSS endpoint, bucket and object key, once known.
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub object_key: Option<String>,
+    pub video_id: Option<String>,
+    pub image_url: Option<String>,
+    pub last_error: Option<FileError>,
+    pub added_at: SystemTime,
+}
+
+impl From<model::FileInfo> for FileInfo {
+    fn from(f: model::FileInfo) -> Self {
+        FileInfo {
+            id: f.id,
+            path: f.path.display().to_string(),
+            target: f.target.into(),
+            vod_info: f.vod_info.into(),
+            status: f.status.into(),
+            waiting: f.waiting.map(Into::into),
+            bytes_uploaded: f.bytes_uploaded,
+            bytes_total: f.bytes_total,
+            endpoint: f.endpoint,
+            bucket: f.bucket,
+            object_key: f.object,
+            video_id: f.video_id,
+            image_url: f.image_url,
+            last_error: f.last_error.map(Into::into),
+            added_at: f.added_at,
+        }
+    }
+}
+
+/// What a successful upload produced (the native SDK's `VodUploadResult`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct UploadResult {
+    pub video_id: Option<String>,
+    pub image_url: Option<String>,
+    pub endpoint: String,
+    pub bucket: String,
+    pub object_key: String,
+    pub bytes: u64,
+    /// CRC-64/XZ (ECMA) of the whole object, checked against OSS's.
+    pub crc64: u64,
+}
+
+impl From<model::UploadResult> for UploadResult {
+    fn from(r: model::UploadResult) -> Self {
+        UploadResult {
+            video_id: r.video_id,
+            image_url: r.image_url,
+            endpoint: r.endpoint,
+            bucket: r.bucket,
+            object_key: r.object,
+            bytes: r.bytes,
+            crc64: r.crc64,
+        }
+    }
+}
+
+/// The kind of network the app reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum NetworkType {
+    Wifi,
+    Cellular,
+    Ethernet,
+    /// No network at all.
+    None,
+    /// The app does not know; treated as allowed (the start-up state).
+    Unknown,
+}
+
+/// What the app knows about the current network: Android `NetworkCapabilities`
+/// (transport, `NOT_METERED`, `NOT_ROAMING`, `VALIDATED`), iOS `NWPath` (`isExpensive` or
+/// `isConstrained` as metered, `status == .satisfied` as validated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct NetworkState {
+    pub network_type: NetworkType,
+    /// Charged by volume (cellular, a phone's hotspot, Low Data Mode).
+    #[uniffi(default = false)]
+    pub metered: bool,
+    #[uniffi(default = false)]
+    pub roaming: bool,
+    /// Has validated internet access (false behind a captive portal).
+    #[uniffi(default = true)]
+    pub validated: bool,
+}
+
+impl From<NetworkState> for model::NetworkState {
+    fn from(s: NetworkState) -> Self {
+        model::NetworkState {
+            network_type: match s.network_type {
+                NetworkType::Wifi => model::NetworkType::Wifi,
+                NetworkType::Cellular => model::NetworkType::Cellular,
+                NetworkType::Ethernet => model::NetworkType::Ethernet,
+                NetworkType::None => model::NetworkType::None,
+                NetworkType::Unknown => model::NetworkType::Unknown,
+            },
+            metered: s.metered,
+            roaming: s.roaming,
+            validated: s.validated,
+        }
+    }
+}
+
+/// Which networks may carry upload bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum NetworkPolicy {
+    /// Wi-Fi and Ethernet only (the default; Alibaba asks apps to pause on cellular).
+    WifiOnly,
+    /// Any network with internet access.
+    Any,
+    /// Any network that is neither metered nor roaming.
+    UnmeteredOnly,
+    /// Wi-Fi and Ethernet freely, plus at most `bytes` on cellular (reset when the policy is
+    /// set again).
+    CellularBudget { bytes: u64 },
+}
+
+impl From<NetworkPolicy> for model::NetworkPolicy {
+    fn from(p: NetworkPolicy) -> Self {
+        match p {
+            NetworkPolicy::WifiOnly => model::NetworkPolicy::WifiOnly,
+            NetworkPolicy::Any => model::NetworkPolicy::Any,
+            NetworkPolicy::UnmeteredOnly => model::NetworkPolicy::UnmeteredOnly,
+            NetworkPolicy::CellularBudget { bytes } => {
+                model::NetworkPolicy::CellularBudget { bytes }
+            }
+        }
+    }
+}
+
+/// OSS request signature version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum SignatureVersion {
+    /// HMAC-SHA1, what VOD's own SDKs send (the default).
+    V1,
+    /// OSS4-HMAC-SHA256, required by newer OSS accounts.
+    V4,
+}
+
+/// The client's configuration. Every field is optional: `null`/`nil`/`None` means the
+/// engine's default, given in each field's documentation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct ClientConfig {
+    /// SQLite checkpoint database, so uploads survive app restarts (e.g.
+    /// `context.noBackupFilesDir/vod-upload.db`). Default: memory only.
+    #[uniffi(default = None)]
+    pub database_path: Option<String>,
+    /// Part size in bytes, at least 100 KiB (raised so no file needs more than 10,000
+    /// parts). Default 1 MiB.
+    #[uniffi(default = None)]
+    pub part_size: Option<u64>,
+    /// Parts uploaded in parallel per file, 1..=32. Default 5.
+    #[uniffi(default = None)]
+    pub parallel_parts: Option<u32>,
+    /// Files uploaded in parallel, 1..=8. Default 1 (as the native SDK).
+    #[uniffi(default = None)]
+    pub max_parallel_files: Option<u32>,
+    /// Retries per request before the file fails. Default 10.
+    #[uniffi(default = None)]
+    pub retry_limit: Option<u32>,
+    /// First retry delay; doubles with jitter up to `retry_max_interval_ms`. Default 500.
+    #[uniffi(default = None)]
+    pub retry_base_interval_ms: Option<u64>,
+    /// Default 30,000.
+    #[uniffi(default = None)]
+    pub retry_max_interval_ms: Option<u64>,
+    /// A file that keeps failing for this long fails. Default 15 minutes.
+    #[uniffi(default = None)]
+    pub retry_time_budget_ms: Option<u64>,
+    /// Default 15,000.
+    #[uniffi(default = None)]
+    pub connect_timeout_ms: Option<u64>,
+    /// Upper bound for a request without a body (Initiate, Complete, VOD calls). Default
+    /// 60,000.
+    #[uniffi(default = None)]
+    pub request_timeout_ms: Option<u64>,
+    /// A body that makes no progress for this long is abandoned and retried. Default 30,000.
+    #[uniffi(default = None)]
+    pub stall_timeout_ms: Option<u64>,
+    /// VOD region for mode 2. Default `cn-shanghai`; an UploadAuth's `Region` wins.
+    #[uniffi(default = None)]
+    pub region: Option<String>,
+    /// VOD OpenAPI endpoint. Default `https://vod.{region}.aliyuncs.com`.
+    #[uniffi(default = None)]
+    pub vod_endpoint: Option<String>,
+    /// Default V1.
+    #[uniffi(default = None)]
+    pub signature_version: Option<SignatureVersion>,
+    /// Default Wi-Fi only.
+    #[uniffi(default = None)]
+    pub network_policy: Option<NetworkPolicy>,
+    /// Permit plain-http endpoints (simulators and tests only). Default false.
+    #[uniffi(default = None)]
+    pub allow_http: Option<bool>,
+    /// Files below this size go up in one PutObject. Default 100 KiB.
+    #[uniffi(default = None)]
+    pub put_object_threshold: Option<u64>,
+    /// Renew credentials this long before their known expiry. Default 5 minutes.
+    #[uniffi(default = None)]
+    pub refresh_ahead_ms: Option<u64>,
+    /// Minimum interval between two progress events of a file. Default 250.
+    #[uniffi(default = None)]
+    pub progress_interval_ms: Option<u64>,
+    /// Threads of the client's own runtime (network I/O, timers, database). Default 2.
+    #[uniffi(default = None)]
+    pub worker_threads: Option<u32>,
+    /// How long a credential provider may take before the file waits for
+    /// `resumeWithAuth`/`resumeWithToken` instead. Default 30,000.
+    #[uniffi(default = None)]
+    pub credential_timeout_ms: Option<u64>,
+}
+
+/// Settings of the FFI layer itself, not of the engine.
+pub(crate) struct FfiSettings {
+    pub worker_threads: usize,
+    pub credential_timeout: Duration,
+}
+
+impl ClientConfig {
+    /// Splits into the engine's configuration (defaults filled in) and the FFI layer's own.
+    pub(crate) fn into_parts(self) -> Result<(model::Config, FfiSettings), VodUploadError> {
+        let d = model::Config::default();
+        let ms = Duration::from_millis;
+        let worker_threads = self.worker_threads.unwrap_or(2);
+        if worker_threads == 0 || worker_threads > 16 {
+            return Err(VodUploadError::InvalidArgument {
+                detail: format!("worker_threads must be 1..=16, got {worker_threads}"),
+            });
+        }
+        let config = model::Config {
+            database_path: self.database_path.map(Into::into),
+            part_size: self.part_size.unwrap_or(d.part_size),
+            parallel_parts: self.parallel_parts.unwrap_or(d.parallel_parts),
+            max_parallel_files: self.max_parallel_files.unwrap_or(d.max_parallel_files),
+            retry_limit: self.retry_limit.unwrap_or(d.retry_limit),
+            retry_base_interval: self
+                .retry_base_interval_ms
+                .map_or(d.retry_base_interval, ms),
+            retry_max_interval: self.retry_max_interval_ms.map_or(d.retry_max_interval, ms),
+            retry_time_budget: self.retry_time_budget_ms.map_or(d.retry_time_budget, ms),
+            connect_timeout: self.connect_timeout_ms.map_or(d.connect_timeout, ms),
+            request_timeout: self.request_timeout_ms.map_or(d.request_timeout, ms),
+            stall_timeout: self.stall_timeout_ms.map_or(d.stall_timeout, ms),
+            region: self.region.unwrap_or(d.region),
+            vod_endpoint: self.vod_endpoint.or(d.vod_endpoint),
+            signature_version: self
+                .signature_version
+                .map_or(d.signature_version, |v| match v {
+                    SignatureVersion::V1 => protocol::SignatureVersion::V1,
+                    SignatureVersion::V4 => protocol::SignatureVersion::V4,
+                }),
+            network_policy: self.network_policy.map_or(d.network_policy, Into::into),
+            allow_http: self.allow_http.unwrap_or(d.allow_http),
+            put_object_threshold: self.put_object_threshold.unwrap_or(d.put_object_threshold),
+            refresh_ahead: self.refresh_ahead_ms.map_or(d.refresh_ahead, ms),
+            progress_interval: self.progress_interval_ms.map_or(d.progress_interval, ms),
+        };
+        let ffi = FfiSettings {
+            worker_threads: worker_threads as usize,
+            credential_timeout: self
+                .credential_timeout_ms
+                .map_or(Duration::from_secs(30), ms),
+        };
+        Ok((config, ffi))
+    }
+}
+
+/// The client's overall state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ClientStatus {
+    /// Created or restored; nothing uploads until `start()`.
+    Idle,
+    /// Uploading the queue; files added now start by themselves.
+    Running,
+    /// `pause()`: `resume()` continues.
+    Paused,
+    /// `stop()`: `start()` continues.
+    Stopped,
+}
+
+impl From<crate::engine::EngineStatus> for ClientStatus {
+    fn from(s: crate::engine::EngineStatus) -> Self {
+        use crate::engine::EngineStatus as E;
+        match s {
+            E::Idle => ClientStatus::Idle,
+            E::Running => ClientStatus::Running,
+            E::Paused => ClientStatus::Paused,
+            E::Stopped => ClientStatus::Stopped,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_the_engine_default() {
+        let (config, ffi) = ClientConfig::default().into_parts().unwrap();
+        assert_eq!(config, model::Config::default());
+        assert_eq!(ffi.worker_threads, 2);
+        let zero = ClientConfig {
+            worker_threads: Some(0),
+            ..ClientConfig::default()
+        };
+        assert!(matches!(
+            zero.into_parts(),
+            Err(VodUploadError::InvalidArgument { .. })
+        ));
+    }
+
+    #[test]
+    fn config_fields_reach_the_engine() {
+        let (config, _) = ClientConfig {
+            part_size: Some(256 * 1024),
+            retry_base_interval_ms: Some(10),
+            network_policy: Some(NetworkPolicy::CellularBudget { bytes: 5 }),
+            signature_version: Some(SignatureVersion::V4),
+            database_path: Some("/tmp/x.db".into()),
+            ..ClientConfig::default()
+        }
+        .into_parts()
+        .unwrap();
+        assert_eq!(config.part_size, 256 * 1024);
+        assert_eq!(config.retry_base_interval, Duration::from_millis(10));
+        assert_eq!(
+            config.network_policy,
+            model::NetworkPolicy::CellularBudget { bytes: 5 }
+        );
+        assert_eq!(config.signature_version, protocol::SignatureVersion::V4);
+        assert_eq!(
+            config.database_path.as_deref(),
+            Some(std::path::Path::new("/tmp/x.db"))
+        );
+    }
+
+    #[test]
+    fn vod_info_round_trips_and_checks_priority() {
+        let info = VodInfo {
+            title: Some("t".into()),
+            tags: vec!["a".into(), "b".into()],
+            priority: Some(7),
+            ..VodInfo::default()
+        };
+        let model = info.clone().into_model().unwrap();
+        assert_eq!(model.priority, Some(7));
+        assert_eq!(VodInfo::from(model), info);
+        let too_big = VodInfo {
+            priority: Some(300),
+            ..VodInfo::default()
+        };
+        assert!(too_big.into_model().is_err());
+    }
+
+    #[test]
+    fn own_bucket_target_maps_to_object() {
+        let t = UploadTarget::OwnBucket {
+            endpoint: "https://oss".into(),
+            bucket: "b".into(),
+            object_key: "k".into(),
+        };
+        let m = model::UploadTarget::from(t.clone());
+        assert_eq!(
+            m,
+            model::UploadTarget::Object {
+                endpoint: "https://oss".into(),
+                bucket: "b".into(),
+                object: "k".into()
+            }
+        );
+        assert_eq!(UploadTarget::from(m), t);
+    }
+}
