@@ -5,20 +5,29 @@
 #   2. Python: build the module, pytest;
 #   3. Swift: generate sources, header and modulemap, and check them (compiling needs macOS).
 # Needs Rust, Java 17 + Maven (Maven Central), Python 3.11+. Honours CARGO_TARGET_DIR;
-# VOD_UPLOAD_SKIP_BUILD=1 skips `cargo build --release` when a previous step did it.
+# VOD_UPLOAD_SKIP_BUILD=1 skips the cargo build when a previous step did it.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/scripts/common.sh"
 step() { printf '\n--- bindings: %s ---\n' "$*"; }
 
-step "cargo build --release"
-build_release
+# The same build as scripts/test-all.sh (same packages and targets, hence the same feature
+# set), so under CI this is a no-op instead of a rebuild of the library with other features.
+step "cargo build --release --workspace --all-targets"
+if [ "${VOD_UPLOAD_SKIP_BUILD:-0}" != 1 ]; then
+  (cd "$ROOT" && cargo build --release --quiet --workspace --all-targets)
+fi
 bindgen_bin uniffi-bindgen >/dev/null
 export VOD_UPLOAD_SKIP_BUILD=1
 
 mvn=(mvn -B -ntp)
 step "Kotlin (Maven: generate, compile, JUnit)"
+# `install`: the Android sample's JVM module consumes the bindings from the local repository,
+# as an app would.
 "${mvn[@]}" -f "$here/kotlin/pom.xml" install
+
+step "Android sample, JVM logic (Maven, JUnit)"
+"${mvn[@]}" -f "$ROOT/android-sample/core/pom.xml" test
 
 step "Python (pytest)"
 "$here/python/run_tests.sh"

@@ -1,0 +1,69 @@
+// The sample app. Its Android-free logic lives in ../core/src/main/kotlin (tested on the
+// desktop JVM by ../core/pom.xml) and is compiled into the app from there.
+
+plugins {
+    id("com.android.application") version "9.5.0"
+}
+
+/** A Gradle property (`-P` or ~/.gradle/gradle.properties) as a Java string literal. */
+fun prop(name: String, default: String): String =
+    "\"" + (providers.gradleProperty(name).orNull ?: default).replace("\\", "\\\\").replace("\"", "\\\"") + "\""
+
+android {
+    namespace = "dev.vodupload.sample"
+    compileSdk = 36
+
+    defaultConfig {
+        applicationId = "dev.vodupload.sample"
+        minSdk = 26
+        targetSdk = 36
+        versionCode = 1
+        versionName = "0.1.0"
+
+        // Where the sample uploads. Defaults: a vod-sim on the development machine, which the
+        // device reaches through `adb reverse tcp:8900 tcp:8900` (`vod-sim --listen 127.0.0.1:8900 --access-key-id demo
+        // --access-key-secret demo-secret`). Mode 2 with an account key is for the simulator
+        // only: a real app gets STS tokens or UploadAuth from its server (CredentialsUrl).
+        buildConfigField("String", "VOD_ENDPOINT", prop("vodUpload.vodEndpoint", "http://127.0.0.1:8900"))
+        buildConfigField("String", "REGION", prop("vodUpload.region", "cn-shanghai"))
+        buildConfigField("String", "ACCESS_KEY_ID", prop("vodUpload.accessKeyId", "demo"))
+        buildConfigField("String", "ACCESS_KEY_SECRET", prop("vodUpload.accessKeySecret", "demo-secret"))
+        // An app server answering POST {url} with the STS token as JSON (see README); empty:
+        // use the key above.
+        buildConfigField("String", "CREDENTIALS_URL", prop("vodUpload.credentialsUrl", ""))
+        buildConfigField("boolean", "ALLOW_HTTP", providers.gradleProperty("vodUpload.allowHttp").orNull ?: "true")
+    }
+
+    buildFeatures {
+        buildConfig = true
+    }
+
+    buildTypes {
+        release {
+            // Shrinks the app; the library's consumer rules keep JNA and the bindings.
+            isMinifyEnabled = true
+            proguardFiles(getDefaultProguardFile("proguard-android-optimize.txt"))
+            signingConfig = signingConfigs.getByName("debug")
+        }
+    }
+
+    compileOptions {
+        sourceCompatibility = JavaVersion.VERSION_17
+        targetCompatibility = JavaVersion.VERSION_17
+    }
+}
+
+androidComponents {
+    onVariants { variant ->
+        variant.sources.kotlin?.addStaticSourceDirectory("../core/src/main/kotlin")
+    }
+}
+
+dependencies {
+    implementation("dev.vodupload:vod-upload-android:0.1.0")
+    implementation("androidx.activity:activity-ktx:1.10.1")
+    implementation("androidx.core:core-ktx:1.16.0")
+    implementation("androidx.lifecycle:lifecycle-runtime-ktx:2.9.4")
+    implementation("androidx.lifecycle:lifecycle-service:2.9.4")
+    implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.11.0")
+}

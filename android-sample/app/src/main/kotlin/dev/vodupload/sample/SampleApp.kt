@@ -1,0 +1,71 @@
+package dev.vodupload.sample
+
+import android.app.Application
+import android.util.Log
+import dev.vodupload.ClientConfig
+import dev.vodupload.LogLevel
+import dev.vodupload.NetworkPolicy
+import dev.vodupload.UploadEvent
+import dev.vodupload.VodUploader
+import dev.vodupload.initLogging
+import dev.vodupload.sample.core.AppServerCredentials
+import dev.vodupload.sample.core.UploadSession
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.launch
+import java.io.File
+
+/**
+ * Holds the app-scoped upload client: one per process, created with the app and never closed
+ * (the process's end closes it). Activities and the service reach it through here, so a
+ * rotation or a closed screen never interrupts an upload.
+ */
+class SampleApp : Application() {
+    private val appScope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+    lateinit var uploader: VodUploader
+        private set
+    lateinit var session: UploadSession
+        private set
+    private lateinit var network: NetworkMonitor
+
+    /** Where picked videos are copied (the library needs a file path that stays readable). */
+    val uploadDir: File get() = File(filesDir, "uploads").apply { mkdirs() }
+
+    override fun onCreate() {
+        super.onCreate()
+        initLogging(if (BuildConfig.DEBUG) LogLevel.DEBUG else LogLevel.INFO, LogcatSink())
+        uploader = VodUploader(
+            ClientConfig(
+                // noBackupFilesDir: checkpoints are device-specific, never restored elsewhere.
+                databasePath = File(noBackupFilesDir, "vod-upload.db").path,
+                vodEndpoint = BuildConfig.VOD_ENDPOINT,
+                region = BuildConfig.REGION,
+                allowHttp = BuildConfig.ALLOW_HTTP,
+                networkPolicy = NetworkPolicy.WifiOnly,
+            ),
+        )
+        uploader.client.recoveredDatabase()?.let { Log.w(TAG, "unreadable checkpoint database moved to $it") }
+        if (BuildConfig.CREDENTIALS_URL.isNotEmpty()) {
+            uploader.client.setCredentialProvider(AppServerCredentials(BuildConfig.CREDENTIALS_URL))
+        } else {
+            uploader.client.setStsToken(BuildConfig.ACCESS_KEY_ID, BuildConfig.ACCESS_KEY_SECRET)
+        }
+        session = UploadSession(uploader, appScope)
+        network = NetworkMonitor(this) { facts -> session.networkChanged(facts) }.also { it.start() }
+
+        // Our copies of picked videos are only needed until they are uploaded.
+        appScope.launch {
+            uploader.events.collect { event ->
+                if (event is UploadEvent.Succeeded) {
+                    val copy = File(event.file.path)
+                    if (copy.parentFile == uploadDir) copy.delete()
+                }
+            }
+        }
+    }
+
+    companion object {
+        const val TAG = "vod-upload"
+    }
+}

@@ -1,0 +1,58 @@
+package dev.vodupload.sample.core
+
+import dev.vodupload.ClientStatus
+import dev.vodupload.FileInfo
+import dev.vodupload.VodInfo
+import dev.vodupload.VodUploader
+import dev.vodupload.isFinished
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.launch
+
+/**
+ * The sample's upload logic, free of Android classes: one screen's worth of state over the
+ * app-wide [VodUploader]. The Activity calls [upload], [pause], [resume] and [networkChanged],
+ * and renders [state]; the foreground service asks [needsForeground].
+ */
+class UploadSession(private val uploader: VodUploader, scope: CoroutineScope) {
+    private val mutable = MutableStateFlow(UploadScreenState())
+    val state: StateFlow<UploadScreenState> = mutable.asStateFlow()
+
+    init {
+        scope.launch { uploader.events.collect { e -> mutable.update { it.reduce(e) } } }
+    }
+
+    /** Queues [path] (a file the app owns: copy `content://` picks first) and starts uploading. */
+    fun upload(path: String, displayName: String) {
+        val client = uploader.client
+        val id = client.addFile(path, VodInfo(title = displayName.substringBeforeLast('.')))
+        mutable.update { it.picked(id, displayName) }
+        when (client.status()) {
+            ClientStatus.PAUSED -> client.resume()
+            else -> client.start()
+        }
+    }
+
+    fun pause() {
+        if (uploader.client.status() == ClientStatus.RUNNING) uploader.client.pause()
+    }
+
+    fun resume() {
+        if (uploader.client.status() == ClientStatus.PAUSED) {
+            uploader.client.resume()
+            mutable.update { it.resumed() }
+        }
+    }
+
+    fun networkChanged(facts: NetworkFacts?) {
+        uploader.client.setNetworkState(facts.toNetworkState())
+    }
+
+    companion object {
+        /** Whether uploads are pending, so the app should keep a foreground service running. */
+        fun needsForeground(files: List<FileInfo>): Boolean = files.any { !it.status.isFinished() }
+    }
+}
