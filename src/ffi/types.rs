@@ -304,8 +304,8 @@ pub enum NetworkType {
     Wifi,
     Cellular,
     Ethernet,
-    /// No network at all.
-    None,
+    /// No network at all. (Not `None`: Swift would confuse it with `Optional.none`.)
+    Offline,
     /// The app does not know; treated as allowed (the start-up state).
     Unknown,
 }
@@ -333,7 +333,7 @@ impl From<NetworkState> for model::NetworkState {
                 NetworkType::Wifi => model::NetworkType::Wifi,
                 NetworkType::Cellular => model::NetworkType::Cellular,
                 NetworkType::Ethernet => model::NetworkType::Ethernet,
-                NetworkType::None => model::NetworkType::None,
+                NetworkType::Offline => model::NetworkType::None,
                 NetworkType::Unknown => model::NetworkType::Unknown,
             },
             metered: s.metered,

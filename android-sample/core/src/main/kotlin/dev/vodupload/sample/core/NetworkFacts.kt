@@ -27,7 +27,7 @@ data class NetworkFacts(
  * its metered flag under `UnmeteredOnly` and as allowed otherwise.
  */
 fun NetworkFacts?.toNetworkState(): NetworkState {
-    if (this == null) return NetworkState(networkType = NetworkType.NONE, validated = false)
+    if (this == null) return NetworkState(networkType = NetworkType.OFFLINE, validated = false)
     val type = when {
         wifi -> NetworkType.WIFI
         ethernet -> NetworkType.ETHERNET

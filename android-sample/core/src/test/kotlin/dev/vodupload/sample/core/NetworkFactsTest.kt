@@ -7,8 +7,8 @@ import org.junit.jupiter.api.Test
 
 class NetworkFactsTest {
     @Test
-    fun `no default network is NONE and not validated`() {
-        assertEquals(NetworkState(NetworkType.NONE, metered = false, roaming = false, validated = false), null.toNetworkState())
+    fun `no default network is OFFLINE and not validated`() {
+        assertEquals(NetworkState(NetworkType.OFFLINE, metered = false, roaming = false, validated = false), null.toNetworkState())
     }
 
     @Test
