@@ -20,14 +20,28 @@ fi
 bindgen_bin uniffi-bindgen >/dev/null
 export VOD_UPLOAD_SKIP_BUILD=1
 
-mvn=(mvn -B -ntp)
+mvn=(mvn -B -ntp -q -Dstyle.color=never)
+# Maven runs quietly; this prints what its test reports say (failures print in full anyway).
+junit_summary() {
+  python3 - "$1" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+t = f = e = s = 0
+for path in glob.glob(sys.argv[1] + "/TEST-*.xml"):
+    r = ET.parse(path).getroot()
+    t += int(r.get("tests", 0)); f += int(r.get("failures", 0))
+    e += int(r.get("errors", 0)); s += int(r.get("skipped", 0))
+print(f"JUnit: {t} tests, {f} failures, {e} errors, {s} skipped")
+PY
+}
 step "Kotlin (Maven: generate, compile, JUnit)"
 # `install`: the Android sample's JVM module consumes the bindings from the local repository,
 # as an app would.
-"${mvn[@]}" -f "$here/kotlin/pom.xml" install
+"${mvn[@]}" -f "$here/kotlin/pom.xml" clean install
+junit_summary "$here/kotlin/target/surefire-reports"
 
 step "Android sample, JVM logic (Maven, JUnit)"
-"${mvn[@]}" -f "$ROOT/android-sample/core/pom.xml" test
+"${mvn[@]}" -f "$ROOT/android-sample/core/pom.xml" clean test
+junit_summary "$ROOT/android-sample/core/target/surefire-reports"
 
 step "Python (pytest)"
 "$here/python/run_tests.sh"

@@ -19,7 +19,12 @@ let package = Package(
         .target(
             name: "VodUpload",
             dependencies: ["VodUploadFFI"],
-            path: "Sources/VodUpload"
+            path: "Sources/VodUpload",
+            linkerSettings: [
+                // TLS certificate checks use the platform verifier (rustls-platform-verifier).
+                .linkedFramework("Security"),
+                .linkedFramework("CoreFoundation"),
+            ]
         ),
         // XCTest on macOS against vod-sim ($VOD_UPLOAD_SIM, e.g. target/release/vod-sim).
         .testTarget(
