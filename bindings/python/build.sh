@@ -14,4 +14,12 @@ out="$1"
 build_release
 "$ROOT/bindings/scripts/generate.sh" python "$out"
 cp "$RELEASE_LIB" "$out/$LIB_FILE"
+# The release profile keeps line tables (~50 MB); the module needs only the exported symbols.
+# (The bindings above were generated from the unstripped file, which the bindgen requires.)
+if command -v strip >/dev/null; then
+  case "$(uname -s)" in
+    Darwin) strip -S -x "$out/$LIB_FILE" ;;
+    *) strip --strip-debug "$out/$LIB_FILE" ;;
+  esac
+fi
 check_nonempty "$out/vod_upload.py" "$out/$LIB_FILE"
