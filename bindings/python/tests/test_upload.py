@@ -373,3 +373,22 @@ def test_log_sink_receives_engine_records(sim, client, recorder, tmp_path):
         assert not any(secret in r.message for r in records), "no secret in logs"
     finally:
         vu.init_logging(vu.LogLevel.WARN, None)
+
+
+def test_shutdown_from_inside_a_listener(sim, tmp_path):
+    """The engine's event thread may be the one that shuts the client down."""
+    seen = threading.Event()
+    client = vu.VodUploadClient(client_config(sim, tmp_path))
+
+    class ShutsDown(Recorder):
+        def started(self, file):
+            client.shutdown()
+            seen.set()
+
+    client.set_listener(ShutsDown())
+    client.set_sts_token(sim.access_key_id, sim.access_key_secret)
+    client.add_file(write_file(tmp_path, "bye.mp4", 150 * KIB))
+    client.start()
+    assert seen.wait(WAIT)
+    with pytest.raises(vu.VodUploadError.Closed):
+        client.add_file(write_file(tmp_path, "late.mp4", 10 * KIB))
