@@ -216,13 +216,10 @@ impl UploadAddress {
 
 /// Adds `https://` when the endpoint has no scheme and removes trailing slashes.
 pub fn normalize_endpoint(endpoint: &str) -> String {
-    let trimmed = endpoint.trim().trim_end_matches('/');
-    let lower = trimmed.to_ascii_lowercase();
-    if lower.starts_with("https://") || lower.starts_with("http://") {
-        trimmed.to_owned()
-    } else {
-        format!("https://{trimmed}")
-    }
+    let endpoint = endpoint.trim();
+    // Any scheme is kept (an unsupported one is refused later, by endpoint validation).
+    let (scheme, rest) = endpoint.split_once("://").unwrap_or(("https", endpoint));
+    format!("{scheme}://{}", rest.trim_end_matches('/'))
 }
 
 /// Formats a time as `YYYY-MM-DDThh:mm:ssZ` (UTC, whole seconds), the form VOD, STS and the

@@ -1,0 +1,1058 @@
+//! OSS operations over HTTP (protocol.md §4): multipart upload, PutObject, HeadObject.
+//!
+//! Every request is signed just before it is sent with the server-corrected [`Clock`]. A
+//! clock-skew rejection corrects the clock from the response `Date` and repeats that request
+//! once; nothing else is retried here (retry policy belongs to the engine). Dropping any
+//! returned future cancels its request.
+
+use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, Url};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::Notify;
+
+use super::http::{Clock, HttpConfig, map_reqwest_error, redact_url, validate_endpoint};
+use crate::error::{Error, ErrorClass, Result, Service};
+use crate::protocol::crc64::{self, Crc64};
+use crate::protocol::credentials::Credentials;
+use crate::protocol::sign::{OssRequest, sign_request};
+use crate::protocol::xml::{
+    CompleteMultipartUpload, CompleteMultipartUploadResult, CompletePart,
+    InitiateMultipartUploadResult, ListPartsResult, from_xml, to_xml,
+};
+use crate::protocol::{SignatureVersion, parse_oss_error};
+
+/// Body chunk size read from the file and handed to the connection.
+const CHUNK: usize = 256 * 1024;
+/// Error and XML responses larger than this are cut (they are a few KiB).
+const MAX_SMALL_BODY: usize = 4 * 1024 * 1024;
+/// ListParts page size (OSS maximum).
+const LIST_PAGE: u32 = 1000;
+
+/// RFC 3986 unreserved characters and `/` stay as they are in the URL path.
+const PATH_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+/// RFC 3986 unreserved characters stay in query names and values.
+const QUERY_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `progress(delta_bytes)`, called as body bytes are handed to the connection.
+pub type Progress<'a> = &'a (dyn Fn(u64) + Send + Sync);
+
+/// Which object a request is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OssLocation {
+    /// OSS endpoint, e.g. `https://oss-cn-shanghai.aliyuncs.com` (scheme optional, https
+    /// assumed) or the simulator's `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    pub bucket: String,
+    /// The raw object key.
+    pub key: String,
+}
+
+/// How requests are signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OssAuth {
+    pub credentials: Credentials,
+    pub version: SignatureVersion,
+    /// OSS region for V4 (`cn-shanghai`); unused by V1.
+    pub region: String,
+}
+
+/// A part OSS accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub part_number: u32,
+    /// The `ETag` header exactly as returned (quoted).
+    pub etag: String,
+    pub size: u64,
+    /// CRC-64/XZ of the bytes sent (checked against the server's when it sent one).
+    pub crc64: u64,
+}
+
+/// The result of CompleteMultipartUpload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletedObject {
+    pub etag: String,
+    /// The server's whole-object CRC-64, when it sent one; the caller compares it with the
+    /// combination of its part CRCs.
+    pub crc64: Option<u64>,
+    pub location: Option<String>,
+}
+
+/// A part listed by ListParts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedPart {
+    pub part_number: u32,
+    /// Quoted, as UploadPart returned it.
+    pub etag: String,
+    pub size: u64,
+    pub last_modified: Option<String>,
+}
+
+/// The result of PutObject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutObjectResult {
+    pub etag: String,
+    /// CRC-64/XZ of the bytes sent (checked against the server's when it sent one).
+    pub crc64: u64,
+}
+
+/// Object metadata from HeadObject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub size: u64,
+    pub etag: Option<String>,
+    pub crc64: Option<u64>,
+    pub content_type: Option<String>,
+}
+
+/// An OSS client. Cheap to clone; clones share the connection pool and the clock.
+#[derive(Debug, Clone)]
+pub struct OssClient {
+    http: reqwest::Client,
+    config: HttpConfig,
+    clock: Clock,
+}
+
+/// What a request sends.
+enum Body<'a> {
+    None,
+    Bytes(Bytes),
+    File {
+        path: &'a Path,
+        offset: u64,
+        len: u64,
+    },
+}
+
+/// A successful response, body read (empty for streamed uploads' small bodies too).
+struct Reply {
+    headers: HeaderMap,
+    body: Bytes,
+    /// For file bodies: the CRC-64 of everything sent.
+    sent_crc: Option<u64>,
+}
+
+impl OssClient {
+    /// A client over `http` (see [`build_client`](super::http::build_client)) with its own
+    /// clock.
+    pub fn new(http: reqwest::Client, config: HttpConfig) -> OssClient {
+        OssClient {
+            http,
+            config,
+            clock: Clock::new(),
+        }
+    }
+
+    /// Shares `clock` (e.g. with the VOD client) instead of a private one.
+    pub fn with_clock(mut self, clock: Clock) -> OssClient {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    /// InitiateMultipartUpload; returns the upload id. `content_type` becomes the object's;
+    /// `extra_headers` (e.g. `x-oss-forbid-overwrite`, `x-oss-meta-*`) are sent and signed.
+    pub async fn initiate_multipart(
+        &self,
+        loc: &OssLocation,
+        auth: &OssAuth,
+        content_type: &str,
+        extra_headers: &[(String, String)],
+    ) -> Result<String> {
+        let mut headers = vec![("content-type".to_owned(), content_type.to_owned())];
+        headers.extend(extra_headers.iter().cloned());
+        let query = vec![("uploads".to_owned(), None)];
+        let reply = self
+            .execute(
+                Method::POST,
+                loc,
+                auth,
+                query,
+                headers,
+                Body::Bytes(Bytes::new()),
+                None,
+            )
+            .await?;
+        let doc: InitiateMultipartUploadResult = from_xml(&reply.body)?;
+        if doc.upload_id.trim().is_empty() {
+            return Err(protocol_error(
+                "InitiateMultipartUpload returned an empty UploadId",
+            ));
+        }
+        Ok(doc.upload_id)
+    }
+
+    /// UploadPart from `file[offset..offset+len]`, streamed in chunks of at most 256 KiB
+    /// with an explicit `Content-Length` and `Content-Type: application/octet-stream`.
+    ///
+    /// The CRC-64 is computed while streaming and compared with `x-oss-hash-crc64ecma` when
+    /// the server sends it ([`Error::Integrity`] on mismatch). A file now shorter than
+    /// `offset + len` is [`Error::FileChanged`]. No body progress (and no response) for
+    /// `stall_timeout` fails with a `Timeout` transport error. `progress` gets deltas whose
+    /// sum never exceeds `len` (even over the internal clock-skew retry); on error, the caller
+    /// discards what was reported for this part.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part(
+        &self,
+        loc: &OssLocation,
+        auth: &OssAuth,
+        upload_id: &str,
+        part_number: u32,
+        file: &Path,
+        offset: u64,
+        len: u64,
+        progress: Progress<'_>,
+    ) -> Result<UploadedPart> {
+        let query = vec![
+            ("partNumber".to_owned(), Some(part_number.to_string())),
+            ("uploadId".to_owned(), Some(upload_id.to_owned())),
+        ];
+        let headers = vec![(
+            "content-type".to_owned(),
+            "application/octet-stream".to_owned(),
+        )];
+        let body = Body::File {
+            path: file,
+            offset,
+            len,
+        };
+        let reply = self
+            .execute(Method::PUT, loc, auth, query, headers, body, Some(progress))
+            .await?;
+        let etag = header_str(&reply.headers, "etag")
+            .ok_or_else(|| protocol_error("UploadPart response without ETag"))?;
+        let local = reply.sent_crc.unwrap_or(0);
+        check_crc(&reply.headers, local, || {
+            format!("part {part_number} of {}", loc.key)
+        })?;
+        Ok(UploadedPart {
+            part_number,
+            etag,
+            size: len,
+            crc64: local,
+        })
+    }
+
+    /// CompleteMultipartUpload with the given `(part number, ETag)` list (sent in ascending
+    /// part order; duplicates are an [`Error::InvalidArgument`]). `extra_headers` (e.g.
+    /// `x-oss-notification`) are sent and signed.
+    pub async fn complete_multipart(
+        &self,
+        loc: &OssLocation,
+        auth: &OssAuth,
+        upload_id: &str,
+        parts: &[(u32, String)],
+        extra_headers: &[(String, String)],
+    ) -> Result<CompletedObject> {
+        let mut sorted: Vec<CompletePart> = parts
+            .iter()
+            .map(|(n, etag)| CompletePart {
+                part_number: *n,
+                etag: etag.clone(),
+            })
+            .collect();
+        sorted.sort_by_key(|p| p.part_number);
+        if sorted
+            .windows(2)
+            .any(|w| w[0].part_number == w[1].part_number)
+        {
+            return Err(Error::InvalidArgument(
+                "CompleteMultipartUpload: a part number is listed twice".into(),
+            ));
+        }
+        let xml = to_xml(&CompleteMultipartUpload { parts: sorted })?;
+        let mut headers = vec![("content-type".to_owned(), "application/xml".to_owned())];
+        headers.extend(extra_headers.iter().cloned());
+        let query = vec![("uploadId".to_owned(), Some(upload_id.to_owned()))];
+        let reply = self
+            .execute(
+                Method::POST,
+                loc,
+                auth,
+                query,
+                headers,
+                Body::Bytes(Bytes::from(xml)),
+                None,
+            )
+            .await?;
+        let doc: CompleteMultipartUploadResult = from_xml(&reply.body)?;
+        let etag = if doc.etag.is_empty() {
+            header_str(&reply.headers, "etag").unwrap_or_default()
+        } else {
+            doc.etag
+        };
+        Ok(CompletedObject {
+            etag,
+            crc64: server_crc(&reply.headers),
+            location: doc.location.filter(|l| !l.is_empty()),
+        })
+    }
+
+    /// ListParts, following `IsTruncated` / `NextPartNumberMarker` over all pages.
+    pub async fn list_parts(
+        &self,
+        loc: &OssLocation,
+        auth: &OssAuth,
+        upload_id: &str,
+    ) -> Result<Vec<ListedPart>> {
+        let mut parts = Vec::new();
+        let mut marker: Option<u32> = None;
+        loop {
+            let mut query = vec![
+                ("uploadId".to_owned(), Some(upload_id.to_owned())),
+                ("max-parts".to_owned(), Some(LIST_PAGE.to_string())),
+            ];
+            if let Some(m) = marker {
+                query.push(("part-number-marker".to_owned(), Some(m.to_string())));
+            }
+            let reply = self
+                .execute(Method::GET, loc, auth, query, Vec::new(), Body::None, None)
+                .await?;
+            let page: ListPartsResult = from_xml(&reply.body)?;
+            parts.extend(page.parts.into_iter().map(|p| ListedPart {
+                part_number: p.part_number,
+                etag: p.etag,
+                size: p.size,
+                last_modified: p.last_modified,
+            }));
+            if !page.is_truncated {
+                break;
+            }
+            // A marker that does not advance would loop forever.
+            match page.next_part_number_marker {
+                Some(next) if marker.is_none_or(|m| next > m) => marker = Some(next),
+                _ => {
+                    return Err(protocol_error(
+                        "ListParts is truncated without an advancing NextPartNumberMarker",
+                    ));
+                }
+            }
+        }
+        parts.sort_by_key(|p| p.part_number);
+        Ok(parts)
+    }
+
+    /// AbortMultipartUpload.
+    pub async fn abort_multipart(
+        &self,
+        loc: &OssLocation,
+        auth: &OssAuth,
+        upload_id: &str,
+    ) -> Result<()> {
+        let query = vec![("uploadId".to_owned(), Some(upload_id.to_owned()))];
+        self.execute(
+            Method::DELETE,
+            loc,
+            auth,
+            query,
+            Vec::new(),
+            Body::None,
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// PutObject of a whole (small) file, streamed like [`upload_part`](Self::upload_part),
+    /// with `content_type` and `extra_headers` sent and signed.
+    pub async fn put_object(
+        &self,
+        loc: &OssLocation,
+        auth: &OssAuth,
+        file: &Path,
+        content_type: &str,
+        extra_headers: &[(String, String)],
+        progress: Progress<'_>,
+    ) -> Result<PutObjectResult> {
+        let len = tokio::fs::metadata(file)
+            .await
+            .map_err(|source| Error::File {
+                path: file.to_owned(),
+                source,
+            })?
+            .len();
+        let mut headers = vec![("content-type".to_owned(), content_type.to_owned())];
+        headers.extend(extra_headers.iter().cloned());
+        let body = Body::File {
+            path: file,
+            offset: 0,
+            len,
+        };
+        let reply = self
+            .execute(
+                Method::PUT,
+                loc,
+                auth,
+                Vec::new(),
+                headers,
+                body,
+                Some(progress),
+            )
+            .await?;
+        let etag = header_str(&reply.headers, "etag")
+            .ok_or_else(|| protocol_error("PutObject response without ETag"))?;
+        let local = reply.sent_crc.unwrap_or(0);
+        check_crc(&reply.headers, local, || loc.key.clone())?;
+        Ok(PutObjectResult { etag, crc64: local })
+    }
+
+    /// HeadObject.
+    pub async fn head_object(&self, loc: &OssLocation, auth: &OssAuth) -> Result<ObjectMeta> {
+        let reply = self
+            .execute(
+                Method::HEAD,
+                loc,
+                auth,
+                Vec::new(),
+                Vec::new(),
+                Body::None,
+                None,
+            )
+            .await?;
+        let size = header_str(&reply.headers, "content-length")
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| protocol_error("HeadObject response without Content-Length"))?;
+        Ok(ObjectMeta {
+            size,
+            etag: header_str(&reply.headers, "etag"),
+            crc64: server_crc(&reply.headers),
+            content_type: header_str(&reply.headers, "content-type"),
+        })
+    }
+
+    /// GetObject into memory, optionally a byte range (`first..=last`), for verification and
+    /// tests (not used by uploads). The returned CRC is the server's whole-object CRC-64.
+    pub async fn get_object(
+        &self,
+        loc: &OssLocation,
+        auth: &OssAuth,
+        range: Option<(u64, u64)>,
+    ) -> Result<(Bytes, Option<u64>)> {
+        let headers = range
+            .map(|(a, b)| vec![("range".to_owned(), format!("bytes={a}-{b}"))])
+            .unwrap_or_default();
+        let target = self.target(loc)?;
+        let reply = self
+            .execute_with_limit(
+                Method::GET,
+                &target,
+                auth,
+                Vec::new(),
+                headers,
+                Body::None,
+                None,
+                usize::MAX,
+            )
+            .await?;
+        let crc = server_crc(&reply.headers);
+        Ok((reply.body, crc))
+    }
+
+    /// Signs and sends one request; on a clock-skew rejection corrects the clock and sends it
+    /// once more.
+    #[allow(clippy::too_many_arguments)]
+    async fn execute(
+        &self,
+        method: Method,
+        loc: &OssLocation,
+        auth: &OssAuth,
+        query: Vec<(String, Option<String>)>,
+        headers: Vec<(String, String)>,
+        body: Body<'_>,
+        progress: Option<Progress<'_>>,
+    ) -> Result<Reply> {
+        let target = self.target(loc)?;
+        self.execute_with_limit(
+            method,
+            &target,
+            auth,
+            query,
+            headers,
+            body,
+            progress,
+            MAX_SMALL_BODY,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn execute_with_limit(
+        &self,
+        method: Method,
+        target: &Target,
+        auth: &OssAuth,
+        query: Vec<(String, Option<String>)>,
+        headers: Vec<(String, String)>,
+        body: Body<'_>,
+        progress: Option<Progress<'_>>,
+        body_limit: usize,
+    ) -> Result<Reply> {
+        if auth.version == SignatureVersion::V4 && auth.region.trim().is_empty() {
+            return Err(Error::InvalidArgument(
+                "V4 signing needs the OSS region (UploadAuth Region, or an oss-<region> endpoint)"
+                    .into(),
+            ));
+        }
+        let mut reported = 0u64;
+        let mut retried = false;
+        loop {
+            let result = self
+                .attempt(
+                    &method,
+                    target,
+                    auth,
+                    &query,
+                    &headers,
+                    &body,
+                    progress,
+                    &mut reported,
+                    body_limit,
+                )
+                .await;
+            match result {
+                Err(Error::Service(e))
+                    if !retried
+                        && Error::Service(e.clone()).class(auth.credentials.is_sts())
+                            == ErrorClass::ClockSkew
+                        && e.server_date.is_some() =>
+                {
+                    if let Some(date) = e.server_date {
+                        self.clock.correct(date);
+                    }
+                    retried = true;
+                    tracing::debug!(
+                        code = %e.code,
+                        offset_ms = self.clock.offset_ms(),
+                        "OSS rejected the request time; clock corrected, sending again"
+                    );
+                }
+                other => return other,
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        method: &Method,
+        target: &Target,
+        auth: &OssAuth,
+        query: &[(String, Option<String>)],
+        headers: &[(String, String)],
+        body: &Body<'_>,
+        progress: Option<Progress<'_>>,
+        reported: &mut u64,
+        body_limit: usize,
+    ) -> Result<Reply> {
+        let mut req = OssRequest {
+            method: method.as_str().to_owned(),
+            bucket: Some(target.bucket.clone()),
+            key: Some(target.key.clone()),
+            query: query.to_vec(),
+            headers: Default::default(),
+        };
+        for (name, value) in headers {
+            req.set_header(name, value.clone());
+        }
+        sign_request(
+            &mut req,
+            &auth.credentials,
+            auth.version,
+            &auth.region,
+            self.clock.now(),
+        );
+
+        let url = target.url(query)?;
+        let mut header_map = HeaderMap::with_capacity(req.headers.len() + 1);
+        for (name, value) in &req.headers {
+            let n = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::InvalidArgument(format!("invalid header name {name:?}")))?;
+            // from_bytes: UTF-8 metadata values are legal obs-text; controls are refused.
+            let v = HeaderValue::from_bytes(value.as_bytes())
+                .map_err(|_| Error::InvalidArgument(format!("invalid value for header {name}")))?;
+            header_map.insert(n, v);
+        }
+        let builder = self.http.request(method.clone(), url.clone());
+
+        let (response, sent_crc) = match body {
+            Body::None => {
+                let r = builder
+                    .headers(header_map)
+                    .timeout(self.config.request_timeout)
+                    .send()
+                    .await
+                    .map_err(|e| map_reqwest_error(e, &url))?;
+                (r, None)
+            }
+            Body::Bytes(bytes) => {
+                header_map.insert(
+                    reqwest::header::CONTENT_LENGTH,
+                    HeaderValue::from(bytes.len()),
+                );
+                let r = builder
+                    .headers(header_map)
+                    .body(bytes.clone())
+                    .timeout(self.config.request_timeout)
+                    .send()
+                    .await
+                    .map_err(|e| map_reqwest_error(e, &url))?;
+                (r, None)
+            }
+            Body::File { path, offset, len } => {
+                let (r, crc) = self
+                    .send_file(
+                        builder, header_map, &url, path, *offset, *len, progress, reported,
+                    )
+                    .await?;
+                (r, Some(crc))
+            }
+        };
+
+        let status = response.status();
+        let response_headers = response.headers().clone();
+        // Streamed uploads have no overall timeout: bound the (small) response body by the
+        // stall timeout instead.
+        let limit = if status.is_success() {
+            body_limit
+        } else {
+            MAX_SMALL_BODY
+        };
+        let body_bytes = match body {
+            Body::File { .. } => {
+                tokio::time::timeout(self.config.stall_timeout, read_body(response, limit, &url))
+                    .await
+                    .map_err(|_| stall_error(&self.config, &url))??
+            }
+            _ => read_body(response, limit, &url).await?,
+        };
+        if !status.is_success() {
+            let h = |n: &str| header_str(&response_headers, n);
+            let err = parse_oss_error(
+                status.as_u16(),
+                h("x-oss-request-id").as_deref(),
+                h("date").as_deref(),
+                h("x-oss-err").as_deref(),
+                &body_bytes,
+            );
+            return Err(err.into());
+        }
+        Ok(Reply {
+            headers: response_headers,
+            body: body_bytes,
+            sent_crc,
+        })
+    }
+
+    /// Sends a file range as a streamed body, reporting progress and watching for stalls.
+    /// Returns the response and the CRC-64 of the bytes sent.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_file(
+        &self,
+        builder: reqwest::RequestBuilder,
+        mut headers: HeaderMap,
+        url: &Url,
+        path: &Path,
+        offset: u64,
+        len: u64,
+        progress: Option<Progress<'_>>,
+        reported: &mut u64,
+    ) -> Result<(reqwest::Response, u64)> {
+        let file_error = |source| Error::File {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = tokio::fs::File::open(path).await.map_err(file_error)?;
+        let size = file.metadata().await.map_err(file_error)?.len();
+        if size < offset.saturating_add(len) {
+            return Err(Error::FileChanged(path.to_owned()));
+        }
+        file.seek(SeekFrom::Start(offset))
+            .await
+            .map_err(file_error)?;
+
+        let shared = Arc::new(BodyState::default());
+        let stream = file_stream(file, len, path.to_owned(), shared.clone());
+        headers.insert(reqwest::header::CONTENT_LENGTH, HeaderValue::from(len));
+        let send = builder
+            .headers(headers)
+            .body(reqwest::Body::wrap_stream(stream))
+            .send();
+        tokio::pin!(send);
+
+        let stall = self.config.stall_timeout;
+        let mut deadline = tokio::time::Instant::now() + stall;
+        let report = |reported: &mut u64| {
+            let sent = shared.sent.load(Ordering::Acquire);
+            if sent > *reported {
+                if let Some(p) = progress {
+                    p(sent - *reported);
+                }
+                *reported = sent;
+            }
+        };
+        let result = loop {
+            let notified = shared.notify.notified();
+            tokio::select! {
+                biased;
+                r = &mut send => break r,
+                _ = notified => {
+                    report(reported);
+                    deadline = tokio::time::Instant::now() + stall;
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(stall_error(&self.config, url));
+                }
+            }
+        };
+        report(reported);
+        // A failure of our own body stream explains the request failure best.
+        if let Some(e) = shared.take_failure() {
+            return Err(e);
+        }
+        let response = result.map_err(|e| map_reqwest_error(e, url))?;
+        if response.status().is_success() && !shared.done.load(Ordering::Acquire) {
+            // The server cannot have accepted fewer bytes than Content-Length.
+            let sent = shared.sent.load(Ordering::Acquire);
+            if sent != len {
+                return Err(protocol_error(&format!(
+                    "server accepted the body after {sent} of {len} bytes"
+                )));
+            }
+        }
+        Ok((response, shared.crc.load(Ordering::Acquire)))
+    }
+
+    fn target(&self, loc: &OssLocation) -> Result<Target> {
+        Target::new(loc, self.config.allow_http)
+    }
+}
+
+/// Resolved addressing for one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    /// `scheme://host[:port]/` + (`bucket/` in path style) + encoded key, without query.
+    base: String,
+    bucket: String,
+    key: String,
+}
+
+impl Target {
+    /// Virtual-hosted style (`bucket.host/key`), or path style (`host/bucket/key`) when the
+    /// endpoint host is an IP literal or `localhost`, as oss2 does.
+    fn new(loc: &OssLocation, allow_http: bool) -> Result<Target> {
+        if loc.bucket.is_empty() || loc.key.is_empty() {
+            return Err(Error::InvalidArgument(
+                "OSS bucket and object key must not be empty".into(),
+            ));
+        }
+        if loc.key.starts_with('/') || loc.key.starts_with('\\') {
+            return Err(Error::InvalidArgument(format!(
+                "object key must not start with '/' or '\\': {}",
+                loc.key
+            )));
+        }
+        let endpoint = validate_endpoint(&loc.endpoint, allow_http)?;
+        let host_str = endpoint.host_str().unwrap_or_default();
+        // IPv6 literals come bracketed from host_str().
+        let path_style = host_str.starts_with('[')
+            || host_str.parse::<std::net::IpAddr>().is_ok()
+            || host_str.eq_ignore_ascii_case("localhost");
+        let port = endpoint.port().map(|p| format!(":{p}")).unwrap_or_default();
+        let key = utf8_percent_encode(&loc.key, PATH_SET);
+        let base = if path_style {
+            format!(
+                "{}://{host_str}{port}/{}/{key}",
+                endpoint.scheme(),
+                loc.bucket
+            )
+        } else {
+            format!(
+                "{}://{}.{host_str}{port}/{key}",
+                endpoint.scheme(),
+                loc.bucket
+            )
+        };
+        Ok(Target {
+            base,
+            bucket: loc.bucket.clone(),
+            key: loc.key.clone(),
+        })
+    }
+
+    fn url(&self, query: &[(String, Option<String>)]) -> Result<Url> {
+        let mut s = self.base.clone();
+        for (i, (name, value)) in query.iter().enumerate() {
+            s.push(if i == 0 { '?' } else { '&' });
+            s.extend(utf8_percent_encode(name, QUERY_SET));
+            if let Some(v) = value {
+                s.push('=');
+                s.extend(utf8_percent_encode(v, QUERY_SET));
+            }
+        }
+        Url::parse(&s).map_err(|e| Error::InvalidArgument(format!("cannot build OSS URL: {e}")))
+    }
+}
+
+/// Shared between the body stream (inside reqwest) and the request future.
+#[derive(Default)]
+struct BodyState {
+    /// Bytes handed to the connection so far.
+    sent: AtomicU64,
+    /// CRC-64 of those bytes.
+    crc: AtomicU64,
+    /// The stream reached the end of the range.
+    done: AtomicBool,
+    /// Wakes the request future on every chunk.
+    notify: Notify,
+    failure: Mutex<Option<Error>>,
+}
+
+impl BodyState {
+    fn fail(&self, e: Error) {
+        if let Ok(mut slot) = self.failure.lock() {
+            slot.get_or_insert(e);
+        }
+    }
+
+    fn take_failure(&self) -> Option<Error> {
+        self.failure.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// The file range as a stream of chunks of at most [`CHUNK`] bytes. The read buffer is
+/// reused once the connection has released the previous chunk.
+fn file_stream(
+    file: tokio::fs::File,
+    len: u64,
+    path: PathBuf,
+    shared: Arc<BodyState>,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    struct State {
+        file: tokio::fs::File,
+        remaining: u64,
+        buf: BytesMut,
+        crc: Crc64,
+    }
+    let init = State {
+        file,
+        remaining: len,
+        buf: BytesMut::new(),
+        crc: Crc64::new(),
+    };
+    futures_util::stream::try_unfold(init, move |mut st| {
+        let shared = shared.clone();
+        let path = path.clone();
+        async move {
+            if st.remaining == 0 {
+                shared.done.store(true, Ordering::Release);
+                return Ok(None);
+            }
+            let want = usize::try_from(st.remaining.min(CHUNK as u64)).unwrap_or(CHUNK);
+            st.buf.clear();
+            st.buf.reserve(want);
+            while st.buf.len() < want {
+                let mut limited = (&mut st.file).take((want - st.buf.len()) as u64);
+                match limited.read_buf(&mut st.buf).await {
+                    Ok(0) => {
+                        shared.fail(Error::FileChanged(path.clone()));
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "file shorter than expected",
+                        ));
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let kind = e.kind();
+                        shared.fail(Error::File {
+                            path: path.clone(),
+                            source: e,
+                        });
+                        return Err(std::io::Error::new(kind, "cannot read the file"));
+                    }
+                }
+            }
+            let chunk = st.buf.split().freeze();
+            st.crc.update(&chunk);
+            st.remaining -= chunk.len() as u64;
+            shared.crc.store(st.crc.finish(), Ordering::Release);
+            shared.sent.fetch_add(chunk.len() as u64, Ordering::AcqRel);
+            shared.notify.notify_one();
+            Ok(Some((chunk, st)))
+        }
+    })
+}
+
+async fn read_body(mut response: reqwest::Response, limit: usize, url: &Url) -> Result<Bytes> {
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| map_reqwest_error(e, url))?
+    {
+        if buf.len() + chunk.len() > limit {
+            return Err(protocol_error(&format!(
+                "response body larger than {limit} bytes ({})",
+                redact_url(url)
+            )));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn server_crc(headers: &HeaderMap) -> Option<u64> {
+    header_str(headers, "x-oss-hash-crc64ecma").and_then(|v| crc64::parse_header(&v))
+}
+
+/// Compares our CRC with the server's when it sent one.
+fn check_crc(headers: &HeaderMap, local: u64, what: impl FnOnce() -> String) -> Result<()> {
+    match server_crc(headers) {
+        Some(server) if server != local => Err(Error::Integrity {
+            what: what(),
+            local,
+            server,
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn protocol_error(message: &str) -> Error {
+    Error::Protocol {
+        service: Service::Oss,
+        message: message.to_owned(),
+    }
+}
+
+fn stall_error(config: &HttpConfig, url: &Url) -> Error {
+    Error::Transport {
+        kind: crate::error::TransportKind::Timeout,
+        message: format!(
+            "no upload progress for {:?} ({})",
+            config.stall_timeout,
+            redact_url(url)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(endpoint: &str, key: &str) -> OssLocation {
+        OssLocation {
+            endpoint: endpoint.into(),
+            bucket: "outin-test".into(),
+            key: key.into(),
+        }
+    }
+
+    #[test]
+    fn virtual_hosted_addressing() {
+        let t = Target::new(
+            &loc(
+                "https://oss-cn-shanghai.aliyuncs.com",
+                "sv/abc/a b+c~测.mp4",
+            ),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            t.base,
+            "https://outin-test.oss-cn-shanghai.aliyuncs.com/sv/abc/a%20b%2Bc~%E6%B5%8B.mp4"
+        );
+        // The raw key is what gets signed.
+        assert_eq!(t.key, "sv/abc/a b+c~测.mp4");
+        let t = Target::new(&loc("oss-cn-shanghai.aliyuncs.com/", "k"), false).unwrap();
+        assert_eq!(t.base, "https://outin-test.oss-cn-shanghai.aliyuncs.com/k");
+        let t = Target::new(&loc("https://oss.example.com:8443", "k"), false).unwrap();
+        assert_eq!(t.base, "https://outin-test.oss.example.com:8443/k");
+    }
+
+    #[test]
+    fn path_style_for_ip_and_localhost() {
+        let t = Target::new(&loc("http://127.0.0.1:9000", "sv/x.mp4"), true).unwrap();
+        assert_eq!(t.base, "http://127.0.0.1:9000/outin-test/sv/x.mp4");
+        let t = Target::new(&loc("http://localhost:9000/", "x"), true).unwrap();
+        assert_eq!(t.base, "http://localhost:9000/outin-test/x");
+        let t = Target::new(&loc("http://[::1]:9000", "x"), true).unwrap();
+        assert_eq!(t.base, "http://[::1]:9000/outin-test/x");
+    }
+
+    #[test]
+    fn addressing_refuses_bad_input() {
+        assert!(Target::new(&loc("http://127.0.0.1:9000", "x"), false).is_err());
+        assert!(Target::new(&loc("https://h", "/x"), false).is_err());
+        assert!(Target::new(&loc("https://h", ""), false).is_err());
+    }
+
+    #[test]
+    fn query_building() {
+        let t = Target::new(&loc("https://oss-cn-shanghai.aliyuncs.com", "k"), false).unwrap();
+        let url = t
+            .url(&[
+                ("partNumber".into(), Some("3".into())),
+                (
+                    "uploadId".into(),
+                    Some("0004B9894A22E5B1888A1E29F823****".into()),
+                ),
+            ])
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://outin-test.oss-cn-shanghai.aliyuncs.com/k?partNumber=3&uploadId=0004B9894A22E5B1888A1E29F823%2A%2A%2A%2A"
+        );
+        let url = t.url(&[("uploads".into(), None)]).unwrap();
+        assert_eq!(url.query(), Some("uploads"));
+    }
+
+    #[test]
+    fn crc_check() {
+        let mut h = HeaderMap::new();
+        assert!(check_crc(&h, 5, || "x".into()).is_ok());
+        h.insert("x-oss-hash-crc64ecma", HeaderValue::from_static("5"));
+        assert!(check_crc(&h, 5, || "x".into()).is_ok());
+        let e = check_crc(&h, 6, || "part 1 of k".into()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Integrity {
+                    local: 6,
+                    server: 5,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(e.class(true), ErrorClass::Retryable);
+    }
+}
