@@ -19,11 +19,11 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Upload files (resumes an interrupted upload of the same file from the state database).
-    Upload(UploadArgs),
+    Upload(Box<UploadArgs>),
     /// List the uploads in the state database.
     List(ListArgs),
     /// Continue every unfinished upload in the state database.
-    Resume(ResumeArgs),
+    Resume(Box<ResumeArgs>),
     /// Empty the state database, aborting unfinished multipart uploads when credentials allow.
     Clear(ClearArgs),
     /// A guided tour of the engine on the built-in simulator (about 15 seconds).

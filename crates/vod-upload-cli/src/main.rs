@@ -39,8 +39,8 @@ fn main() -> ExitCode {
     };
     let result: Result<Exit, Failure> = runtime.block_on(async move {
         match cli.command {
-            Command::Upload(a) => run::upload(a).await,
-            Command::Resume(a) => run::resume(a).await,
+            Command::Upload(a) => run::upload(*a).await,
+            Command::Resume(a) => run::resume(*a).await,
             Command::List(a) => queue::list(a),
             Command::Clear(a) => queue::clear(a).await,
             Command::Demo(a) => demo::run(a).await,

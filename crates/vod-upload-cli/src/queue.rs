@@ -71,11 +71,9 @@ pub fn list(args: ListArgs) -> Result<Exit, Failure> {
         "FILE".into(),
     ]];
     for r in &rows {
-        let pct = if r.bytes_total == 0 {
-            100
-        } else {
-            r.bytes_done * 100 / r.bytes_total
-        };
+        let pct = (r.bytes_done * 100)
+            .checked_div(r.bytes_total)
+            .unwrap_or(100);
         let result = match (&r.last_error, &r.video_id, &r.image_url) {
             (Some(e), _, _) if r.status == FileStatus::Failed => {
                 format!("{}: {}", e.code, e.message)

@@ -437,10 +437,11 @@ async fn run(
     // checkpoints kept) and put back afterwards: `upload a.mp4` uploads a.mp4 only.
     let mut held = Vec::new();
     for e in engine.list_files() {
-        if !mine.contains(e.id.as_str()) && e.status == FileStatus::Ready {
-            if engine.cancel_file(&e.id, true).is_ok() {
-                held.push(e.id);
-            }
+        if !mine.contains(e.id.as_str())
+            && e.status == FileStatus::Ready
+            && engine.cancel_file(&e.id, true).is_ok()
+        {
+            held.push(e.id);
         }
     }
     if !held.is_empty() {
