@@ -58,7 +58,19 @@ pub async fn upload(args: UploadArgs) -> Result<Exit, Failure> {
         )));
     }
     let mut report = Reporter::new(args.transfer.json);
-    let opened = open(&mode, &args.credentials, &args.transfer, &report).await?;
+    let wanted: HashSet<PathBuf> = args
+        .files
+        .iter()
+        .filter_map(|f| std::fs::canonicalize(f).ok())
+        .collect();
+    let opened = open(
+        &mode,
+        &args.credentials,
+        &args.transfer,
+        &report,
+        Some(&wanted),
+    )
+    .await?;
     let engine = &opened.engine;
     let vod_info = args.metadata.vod_info();
 
@@ -194,7 +206,7 @@ pub async fn resume(args: ResumeArgs) -> Result<Exit, Failure> {
         ));
     }
     let report = Reporter::new(args.transfer.json);
-    let opened = open(&mode, &args.credentials, &args.transfer, &report).await?;
+    let opened = open(&mode, &args.credentials, &args.transfer, &report, None).await?;
     let engine = &opened.engine;
     let mut items = Vec::new();
     for e in engine.list_files() {
@@ -235,12 +247,14 @@ pub async fn resume(args: ResumeArgs) -> Result<Exit, Failure> {
     run(opened, mode, items, Vec::new(), report).await
 }
 
-/// Starts the simulator if needed and opens the engine with the credentials set.
+/// Starts the simulator if needed and opens the engine with the credentials set. `files`: the
+/// canonical paths this run uploads (`None`: every unfinished upload).
 async fn open(
     mode: &Mode,
     creds: &CredentialArgs,
     transfer: &TransferArgs,
     report: &Reporter,
+    files: Option<&HashSet<PathBuf>>,
 ) -> Result<Opened, Failure> {
     let mut config = Config {
         region: creds.region.clone(),
@@ -301,6 +315,14 @@ async fn open(
             .map_err(|e| Failure::setup(format!("cannot create {}: {e}", dir.display())))?;
     }
     config.database_path = db_path.clone();
+    if transfer.part_size.is_none()
+        && let Some(p) = &db_path
+        && let Some(size) = checkpoint_part_size(p, files)
+    {
+        // The engine starts a checkpointed upload afresh when the configured part size differs
+        // from the one it began with; without --part-size, continue with that one.
+        config.part_size = size;
+    }
 
     let engine = Engine::new(config, tokio::runtime::Handle::current())
         .map_err(|e| Failure::engine("cannot start the upload engine", &e))?;
@@ -345,6 +367,27 @@ async fn open(
         _sim: sim,
         db_path,
     })
+}
+
+/// The part size the unfinished uploads of `files` began with, when they agree on one.
+fn checkpoint_part_size(db: &Path, files: Option<&HashSet<PathBuf>>) -> Option<u64> {
+    if !db.exists() {
+        return None;
+    }
+    let store = Store::open(db).ok()?;
+    let sizes: HashSet<u64> = store
+        .list_files()
+        .ok()?
+        .into_iter()
+        .filter(|f| f.status != FileStatus::Succeeded && files.is_none_or(|w| w.contains(&f.path)))
+        .filter_map(|f| store.get_session(&f.id).ok().flatten())
+        .filter(|s| s.upload_id.is_some())
+        .map(|s| s.part_size)
+        .collect();
+    match sizes.len() {
+        1 => sizes.into_iter().next(),
+        _ => None,
+    }
 }
 
 /// `dirs::data_dir()/vod-upload/state.db` (e.g. `~/.local/share/vod-upload/state.db`).
