@@ -507,6 +507,134 @@ fn list_and_clear() {
     );
 }
 
+/// Mode 2 with an STS token that expires mid-upload: `token_expired`, exit 3 with the code on
+/// stderr; the same command with a fresh token continues the same upload.
+#[test]
+fn sts_expiry_exits_3_and_a_fresh_token_continues() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let size = 2 * 1024 * 1024;
+    let (video, crc) = write_file(dir.path(), "sts.mp4", size);
+    let db = dir.path().join("state.db");
+    let args_with = |c: &vod_upload::protocol::Credentials| {
+        vec![
+            s("upload"),
+            s("--json"),
+            s("--state-db"),
+            p(&db),
+            s("--part-size"),
+            PART.to_string(),
+            s("--access-key-id"),
+            c.access_key_id.clone(),
+            s("--access-key-secret"),
+            c.access_key_secret.expose().to_owned(),
+            s("--security-token"),
+            c.security_token.as_ref().unwrap().expose().to_owned(),
+            s("--vod-endpoint"),
+            sim.endpoint(),
+            s("--allow-http"),
+            p(&video),
+        ]
+    };
+    let first = sim.sim.issue_sts_credentials(Duration::from_secs(3600));
+    sim.throttle(Some(512 * 1024));
+    let mut cli = Running::spawn(&args_with(&first));
+    cli.wait_line("progress", |v| {
+        v["event"] == "progress" && v["uploaded"].as_u64().unwrap() >= 300 * 1024
+    });
+    let (status, _) = admin(&sim.endpoint(), "POST", "/_sim/expire-tokens", "");
+    assert_eq!(status, 200);
+    let expired = cli.wait_line("token_expired", |v| v["event"] == "token_expired");
+    assert_eq!(expired["file"], p(&video));
+    let out = cli.wait();
+    assert_eq!(out.code(), 3, "{}", out.stderr);
+    assert!(out.stderr.contains("TokenExpired"), "{}", out.stderr);
+    for secret in [
+        first.access_key_secret.expose(),
+        first.security_token.as_ref().unwrap().expose(),
+    ] {
+        assert!(
+            !out.stderr.contains(secret) && !out.stdout.contains(secret),
+            "a secret was printed"
+        );
+    }
+
+    sim.throttle(None);
+    let fresh = sim.sim.issue_sts_credentials(Duration::from_secs(3600));
+    let out = run(&args_with(&fresh));
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    assert_success_line(
+        &out.raw("succeeded")[0],
+        &p(&video),
+        size as u64,
+        crc,
+        "video_id",
+    );
+    let stats = sim.stats();
+    assert_eq!(stats["videos"], 1, "{stats}");
+    assert_eq!(stats["multipart_uploads_initiated"], 1, "{stats}");
+    assert_eq!(
+        stats["parts_uploaded"],
+        (size as u64).div_ceil(PART),
+        "{stats}"
+    );
+}
+
+/// Ctrl-C (SIGINT) stops at once with status 130 and keeps the checkpoint.
+#[cfg(unix)]
+#[test]
+fn sigint_keeps_the_checkpoint_and_exits_130() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let size = 2 * 1024 * 1024;
+    let (video, crc) = write_file(dir.path(), "sigint.mp4", size);
+    let db = dir.path().join("state.db");
+    let mut args = vec![
+        s("upload"),
+        s("--json"),
+        s("--state-db"),
+        p(&db),
+        s("--part-size"),
+        PART.to_string(),
+    ];
+    args.extend(sim.mode2());
+    args.push(p(&video));
+    sim.throttle(Some(512 * 1024));
+    let mut cli = Running::spawn(&args);
+    cli.wait_line("progress", |v| {
+        v["event"] == "progress" && v["uploaded"].as_u64().unwrap() >= 300 * 1024
+    });
+    let pid = cli.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = cli.wait();
+    assert_eq!(out.code(), 130, "{}", out.stderr);
+    assert!(out.stderr.contains("interrupted"), "{}", out.stderr);
+    assert_eq!(out.json().pop().unwrap()["unfinished"], 1);
+    assert_eq!(
+        sim.stats()["multipart_uploads_in_progress"],
+        1,
+        "the multipart upload is kept"
+    );
+
+    sim.throttle(None);
+    let out = run(&args);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_success_line(
+        &out.raw("succeeded")[0],
+        &p(&video),
+        size as u64,
+        crc,
+        "video_id",
+    );
+    assert_eq!(sim.stats()["parts_uploaded"], (size as u64).div_ceil(PART));
+}
+
 #[test]
 fn usage_errors_exit_2_and_never_echo_secrets() {
     let dir = tempfile::tempdir().unwrap();
