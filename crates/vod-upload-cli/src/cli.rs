@@ -10,15 +10,20 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Without credentials, `upload` runs against a simulator started inside the process, so it
 /// works on any machine. `vod-upload demo` shows what the engine does.
 #[derive(Parser)]
-#[command(name = "vod-upload", version, propagate_version = true)]
+#[command(name = "vod-upload", version, propagate_version = true, after_help = EXIT_STATUS)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
+const EXIT_STATUS: &str = "Exit status: 0 every file succeeded; 1 a file failed (its error code and message on \
+stderr); 2 invalid arguments; 3 the credentials expired (the upload is checkpointed: run again with fresh \
+ones); 4 the state database or the simulator could not be set up; 130 interrupted (checkpointed).";
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Upload files (resumes an interrupted upload of the same file from the state database).
+    #[command(after_help = EXIT_STATUS)]
     Upload(Box<UploadArgs>),
     /// List the uploads in the state database.
     List(ListArgs),
@@ -26,7 +31,7 @@ pub enum Command {
     Resume(Box<ResumeArgs>),
     /// Empty the state database, aborting unfinished multipart uploads when credentials allow.
     Clear(ClearArgs),
-    /// A guided tour of the engine on the built-in simulator (about 15 seconds).
+    /// A guided tour of the engine on the built-in simulator (about 10 seconds).
     Demo(DemoArgs),
 }
 
@@ -120,11 +125,12 @@ pub struct CredentialArgs {
 
 #[derive(Args, Clone)]
 pub struct TransferArgs {
-    /// Part size in bytes (suffixes K, M, G, KiB, MiB, GiB accepted; at least 100 KiB; raised
-    /// automatically so no file needs more than 10,000 parts).
+    /// Part size in bytes (default 1 MiB, or the size an interrupted upload began with;
+    /// suffixes K, M, G accepted; at least 100 KiB; raised automatically so no file needs more
+    /// than 10,000 parts).
     #[arg(long, value_name = "BYTES", value_parser = crate::util::parse_size)]
     pub part_size: Option<u64>,
-    /// Parts uploaded in parallel per file.
+    /// Parts uploaded in parallel per file (default 5).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=32))]
     pub parallel: Option<u32>,
     /// OSS signature version.
@@ -150,6 +156,7 @@ pub struct MetadataArgs {
     /// Title (default: the file name).
     #[arg(long)]
     pub title: Option<String>,
+    /// Description.
     #[arg(long)]
     pub description: Option<String>,
     /// Category id.
@@ -158,17 +165,22 @@ pub struct MetadataArgs {
     /// Comma-separated tags.
     #[arg(long, value_delimiter = ',', value_name = "TAG,...")]
     pub tags: Vec<String>,
+    /// Cover image URL.
     #[arg(long, value_name = "URL")]
     pub cover_url: Option<String>,
     /// User data (a JSON string: callback settings, Extend, ...).
     #[arg(long, value_name = "JSON")]
     pub user_data: Option<String>,
+    /// Transcoding template group id.
     #[arg(long, value_name = "ID")]
     pub template_group_id: Option<String>,
+    /// Storage location (bucket address) to upload to instead of the default.
     #[arg(long, value_name = "LOCATION")]
     pub storage_location: Option<String>,
+    /// Workflow id (takes precedence over the template group).
     #[arg(long, value_name = "ID")]
     pub workflow_id: Option<String>,
+    /// VOD application id.
     #[arg(long, value_name = "ID")]
     pub app_id: Option<String>,
 }

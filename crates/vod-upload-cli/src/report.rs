@@ -91,6 +91,8 @@ impl Reporter {
                 pb.set_prefix(short_name(name));
                 pb.reset_eta();
                 let pb = h.multi.add(pb);
+                // Redraws speed and ETA between the engine's progress events.
+                pb.enable_steady_tick(Duration::from_millis(250));
                 if resumed > 0 {
                     let video = info
                         .video_id
@@ -176,7 +178,8 @@ impl Reporter {
                     .or_else(|| result.image_url.as_deref().map(|u| format!("image {u}")))
                     .unwrap_or_else(|| format!("{}/{}", result.bucket, result.object));
                 if let Some(pb) = h.bars.remove(id) {
-                    pb.finish_with_message(format!("done: {what}"));
+                    // Short: a long message wraps and breaks the redraw; the table has the id.
+                    pb.finish_with_message("done");
                 }
                 if already {
                     h.line(&format!(
