@@ -101,10 +101,17 @@ pub enum Error {
     Service(Box<ServiceError>),
     /// The request did not get a response.
     #[error("network error ({kind:?}): {message}")]
-    Transport { kind: TransportKind, message: String },
+    Transport {
+        kind: TransportKind,
+        message: String,
+    },
     /// A CRC-64 the server computed differs from ours: the data was corrupted in transit.
     #[error("integrity check failed for {what}: local CRC-64 {local}, server CRC-64 {server}")]
-    Integrity { what: String, local: u64, server: u64 },
+    Integrity {
+        what: String,
+        local: u64,
+        server: u64,
+    },
     /// A local file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     File {
@@ -158,7 +165,9 @@ impl Error {
     pub fn code(&self) -> String {
         match self {
             Error::Service(e) => e.code.clone(),
-            Error::InvalidUploadAuth(_) | Error::InvalidUploadAddress(_) => "MissingArgument".into(),
+            Error::InvalidUploadAuth(_) | Error::InvalidUploadAddress(_) => {
+                "MissingArgument".into()
+            }
             Error::InvalidArgument(_) => "InvalidArgument".into(),
             Error::Transport { kind, .. } => match kind {
                 TransportKind::Timeout => "RequestTimeOut".into(),
@@ -190,7 +199,9 @@ fn classify_service(e: &ServiceError, using_sts: bool) -> ErrorClass {
     let code = e.code.as_str();
     match code {
         "SecurityTokenExpired" | "InvalidSecurityToken.Expired" => ErrorClass::TokenExpired,
-        "InvalidAccessKeyId" | "InvalidAccessKeyId.NotFound" if using_sts => ErrorClass::TokenExpired,
+        "InvalidAccessKeyId" | "InvalidAccessKeyId.NotFound" if using_sts => {
+            ErrorClass::TokenExpired
+        }
         c if c.starts_with("InvalidSecurityToken") && using_sts => ErrorClass::TokenExpired,
         "RequestTimeTooSkewed" | "InvalidTimeStamp.Expired" => ErrorClass::ClockSkew,
         "InvalidArgument" if e.message.contains("signing date") => ErrorClass::ClockSkew,
@@ -224,14 +235,28 @@ mod tests {
     #[test]
     fn classification_follows_protocol_rules() {
         use ErrorClass::*;
-        assert_eq!(svc(403, "SecurityTokenExpired", "").class(false), TokenExpired);
+        assert_eq!(
+            svc(403, "SecurityTokenExpired", "").class(false),
+            TokenExpired
+        );
         assert_eq!(svc(403, "InvalidAccessKeyId", "").class(true), TokenExpired);
         assert_eq!(svc(403, "InvalidAccessKeyId", "").class(false), Fatal);
-        assert_eq!(svc(403, "InvalidSecurityToken.Expired", "").class(false), TokenExpired);
-        assert_eq!(svc(403, "InvalidSecurityToken.Malformed", "").class(true), TokenExpired);
+        assert_eq!(
+            svc(403, "InvalidSecurityToken.Expired", "").class(false),
+            TokenExpired
+        );
+        assert_eq!(
+            svc(403, "InvalidSecurityToken.Malformed", "").class(true),
+            TokenExpired
+        );
         assert_eq!(svc(403, "RequestTimeTooSkewed", "").class(true), ClockSkew);
         assert_eq!(
-            svc(400, "InvalidArgument", "Invalid signing date in Authorization header.").class(true),
+            svc(
+                400,
+                "InvalidArgument",
+                "Invalid signing date in Authorization header."
+            )
+            .class(true),
             ClockSkew
         );
         assert_eq!(svc(404, "NoSuchUpload", "").class(true), RestartUpload);
@@ -241,7 +266,10 @@ mod tests {
         assert_eq!(svc(403, "SignatureDoesNotMatch", "").class(true), Fatal);
         assert_eq!(svc(403, "AccessDenied", "").class(true), Fatal);
         assert_eq!(svc(400, "EntityTooSmall", "").class(true), Fatal);
-        let t = Error::Transport { kind: TransportKind::Reset, message: "reset".into() };
+        let t = Error::Transport {
+            kind: TransportKind::Reset,
+            message: "reset".into(),
+        };
         assert_eq!(t.class(true), Retryable);
     }
 

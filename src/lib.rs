@@ -24,8 +24,8 @@ pub mod store;
 pub mod transport;
 
 pub use engine::{
-    CredentialProvider, CredentialReason, CredentialRequest, Engine, EngineStatus, Event, EventListener,
-    ProvidedCredentials,
+    CredentialProvider, CredentialReason, CredentialRequest, Engine, EngineStatus, Event,
+    EventListener, ProvidedCredentials,
 };
 pub use error::{Error, ErrorClass, Result, Service, ServiceError, TransportKind};
 pub use model::*;

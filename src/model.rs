@@ -48,7 +48,11 @@ pub enum UploadTarget {
     Image,
     /// An object in an own bucket, with the account's or an STS key (the native SDK's
     /// `addFile(path, endpoint, bucket, object)`).
-    Object { endpoint: String, bucket: String, object: String },
+    Object {
+        endpoint: String,
+        bucket: String,
+        object: String,
+    },
 }
 
 impl UploadTarget {
@@ -85,7 +89,10 @@ pub enum FileStatus {
 impl FileStatus {
     /// Succeeded, failed or canceled: the queue will not pick it up by itself.
     pub fn is_terminal(self) -> bool {
-        matches!(self, FileStatus::Succeeded | FileStatus::Failed | FileStatus::Canceled)
+        matches!(
+            self,
+            FileStatus::Succeeded | FileStatus::Failed | FileStatus::Canceled
+        )
     }
 }
 
@@ -296,13 +303,22 @@ mod tests {
         let size = 10_001 * mib;
         let part = effective_part_size(mib, size);
         assert!(size.div_ceil(part) <= limits::MAX_PARTS);
-        assert!(part > mib && part % 4096 == 0);
+        assert!(part > mib && part.is_multiple_of(4096));
     }
 
     #[test]
     fn target_follows_extension() {
-        assert_eq!(UploadTarget::for_path("a/b.JPG".as_ref()), UploadTarget::Image);
-        assert_eq!(UploadTarget::for_path("a/b.mp4".as_ref()), UploadTarget::Video);
-        assert_eq!(UploadTarget::for_path("a/b.mp3".as_ref()), UploadTarget::Video);
+        assert_eq!(
+            UploadTarget::for_path("a/b.JPG".as_ref()),
+            UploadTarget::Image
+        );
+        assert_eq!(
+            UploadTarget::for_path("a/b.mp4".as_ref()),
+            UploadTarget::Video
+        );
+        assert_eq!(
+            UploadTarget::for_path("a/b.mp3".as_ref()),
+            UploadTarget::Video
+        );
     }
 }

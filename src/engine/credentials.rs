@@ -32,7 +32,11 @@ pub struct CredentialRequest {
 #[derive(Clone)]
 pub enum ProvidedCredentials {
     /// Mode 1: a new UploadAuth, with the UploadAddress when it is the first one for the file.
-    UploadAuth { upload_auth: String, upload_address: Option<String>, video_id: Option<String> },
+    UploadAuth {
+        upload_auth: String,
+        upload_address: Option<String>,
+        video_id: Option<String>,
+    },
     /// Mode 2: an STS token (the engine calls the VOD API with it).
     StsToken {
         access_key_id: String,
@@ -46,10 +50,15 @@ impl std::fmt::Debug for ProvidedCredentials {
     // Never print a secret, even in debug logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ProvidedCredentials::UploadAuth { video_id, .. } => {
-                f.debug_struct("UploadAuth").field("video_id", video_id).finish_non_exhaustive()
-            }
-            ProvidedCredentials::StsToken { access_key_id, expiration, .. } => f
+            ProvidedCredentials::UploadAuth { video_id, .. } => f
+                .debug_struct("UploadAuth")
+                .field("video_id", video_id)
+                .finish_non_exhaustive(),
+            ProvidedCredentials::StsToken {
+                access_key_id,
+                expiration,
+                ..
+            } => f
                 .debug_struct("StsToken")
                 .field("access_key_id", access_key_id)
                 .field("expiration", expiration)
@@ -61,5 +70,8 @@ impl std::fmt::Debug for ProvidedCredentials {
 /// Renews credentials on the engine's behalf (e.g. by calling the app's server), so uploads
 /// continue without `token_expired` pauses. The engine calls it one request at a time.
 pub trait CredentialProvider: Send + Sync {
-    fn fetch(&self, request: CredentialRequest) -> BoxFuture<'static, Result<ProvidedCredentials, String>>;
+    fn fetch(
+        &self,
+        request: CredentialRequest,
+    ) -> BoxFuture<'static, Result<ProvidedCredentials, String>>;
 }

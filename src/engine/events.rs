@@ -19,18 +19,36 @@ pub enum Event {
     /// `set_upload_auth_and_address` (it may do so later; the file waits for it).
     Started { file: FileInfo },
     /// Bytes confirmed or in flight for a file: monotonic, never above `total`, throttled.
-    Progress { file: FileId, uploaded: u64, total: u64 },
-    Succeeded { file: FileInfo, result: UploadResult },
-    Failed { file: FileInfo, code: String, message: String },
+    Progress {
+        file: FileId,
+        uploaded: u64,
+        total: u64,
+    },
+    Succeeded {
+        file: FileInfo,
+        result: UploadResult,
+    },
+    Failed {
+        file: FileInfo,
+        code: String,
+        message: String,
+    },
     /// The credentials expired and no provider could renew them: call `resume_with_auth`
     /// (mode 1) or `resume_with_token` (mode 2). Only this file waits.
     TokenExpired { file: FileInfo },
     /// A healthy upload started failing and is being retried (once per streak).
-    Retry { file: FileInfo, code: String, message: String },
+    Retry {
+        file: FileInfo,
+        code: String,
+        message: String,
+    },
     /// The upload recovered after `Retry`.
     RetryResume { file: FileInfo },
     /// A started file is not sending bytes, and why.
-    Waiting { file: FileInfo, reason: WaitingReason },
+    Waiting {
+        file: FileInfo,
+        reason: WaitingReason,
+    },
     /// Every file in the queue is finished (succeeded, failed or canceled).
     AllDone,
 }
@@ -51,17 +69,22 @@ impl EventSink {
     /// delivering what was queued.
     pub(crate) fn start(listener: Arc<RwLock<Option<Arc<dyn EventListener>>>>) -> EventSink {
         let (tx, rx) = mpsc::channel::<Event>();
-        let spawned = thread::Builder::new().name("vod-upload-events".into()).spawn(move || {
-            for event in rx {
-                let current = listener.read().map(|l| l.clone()).unwrap_or_else(|p| p.into_inner().clone());
-                if let Some(l) = current {
-                    // A listener bug must not take the engine's events down with it.
-                    if catch_unwind(AssertUnwindSafe(|| l.on_event(event))).is_err() {
-                        tracing::error!("event listener panicked; event dropped");
+        let spawned = thread::Builder::new()
+            .name("vod-upload-events".into())
+            .spawn(move || {
+                for event in rx {
+                    let current = listener
+                        .read()
+                        .map(|l| l.clone())
+                        .unwrap_or_else(|p| p.into_inner().clone());
+                    if let Some(l) = current {
+                        // A listener bug must not take the engine's events down with it.
+                        if catch_unwind(AssertUnwindSafe(|| l.on_event(event))).is_err() {
+                            tracing::error!("event listener panicked; event dropped");
+                        }
                     }
                 }
-            }
-        });
+            });
         if let Err(e) = spawned {
             // Without a thread the receiver is dropped and events are discarded; uploads go on.
             tracing::error!("cannot start the event thread: {e}");

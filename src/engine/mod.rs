@@ -27,7 +27,9 @@ use tokio::runtime::Handle;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use credentials::{CredentialProvider, CredentialReason, CredentialRequest, ProvidedCredentials};
+pub use credentials::{
+    CredentialProvider, CredentialReason, CredentialRequest, ProvidedCredentials,
+};
 pub use events::{Event, EventListener};
 
 use crate::error::{Error, Result};
@@ -154,7 +156,10 @@ impl Engine {
             None => (Store::open_in_memory()?, None),
         };
         if let Some(p) = &recovered {
-            tracing::warn!("checkpoint database was unreadable; moved aside to {}", p.display());
+            tracing::warn!(
+                "checkpoint database was unreadable; moved aside to {}",
+                p.display()
+            );
         }
         let http = build_client(&HttpConfig {
             connect_timeout: config.connect_timeout,
@@ -171,7 +176,10 @@ impl Engine {
                 allow_http: config.allow_http,
             },
         );
-        let vod_endpoint = config.vod_endpoint.clone().unwrap_or_else(|| default_vod_endpoint(&config.region));
+        let vod_endpoint = config
+            .vod_endpoint
+            .clone()
+            .unwrap_or_else(|| default_vod_endpoint(&config.region));
         let vod = VodClient::new(http, validate_endpoint(&vod_endpoint, config.allow_http)?);
 
         let mut files = Vec::new();
@@ -180,7 +188,10 @@ impl Engine {
         }
         // Files interrupted mid-upload by a kill come back ready: their checkpoints are kept.
         for e in &mut files {
-            if matches!(e.info.status, FileStatus::Uploading | FileStatus::Waiting | FileStatus::Paused) {
+            if matches!(
+                e.info.status,
+                FileStatus::Uploading | FileStatus::Waiting | FileStatus::Paused
+            ) {
                 e.info.status = FileStatus::Ready;
                 e.info.waiting = None;
                 store.set_status(&e.info.id, FileStatus::Ready, e.info.last_error.as_ref())?;
@@ -367,12 +378,28 @@ impl Engine {
 
     /// Adds a file to the end of the queue and returns its stable id. The file must exist;
     /// if the engine is running, it starts when its turn comes.
-    pub fn add_file(&self, path: PathBuf, target: UploadTarget, vod_info: VodInfo) -> Result<FileId> {
-        let meta = std::fs::metadata(&path).map_err(|source| Error::File { path: path.clone(), source })?;
+    pub fn add_file(
+        &self,
+        path: PathBuf,
+        target: UploadTarget,
+        vod_info: VodInfo,
+    ) -> Result<FileId> {
+        let meta = std::fs::metadata(&path).map_err(|source| Error::File {
+            path: path.clone(),
+            source,
+        })?;
         if !meta.is_file() {
-            return Err(Error::InvalidArgument(format!("{} is not a regular file", path.display())));
+            return Err(Error::InvalidArgument(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
         }
-        if let UploadTarget::Object { endpoint, bucket, object } = &target {
+        if let UploadTarget::Object {
+            endpoint,
+            bucket,
+            object,
+        } = &target
+        {
             validate_endpoint(endpoint, self.inner.config.allow_http)?;
             if bucket.is_empty() || object.is_empty() || object.starts_with('/') {
                 return Err(Error::InvalidArgument(
@@ -383,7 +410,9 @@ impl Engine {
         if let Some(p) = vod_info.priority
             && !(1..=10).contains(&p)
         {
-            return Err(Error::InvalidArgument(format!("priority must be 1..=10, got {p}")));
+            return Err(Error::InvalidArgument(format!(
+                "priority must be 1..=10, got {p}"
+            )));
         }
         let row = self.inner.store.insert_file(&NewFile {
             id: uuid::Uuid::new_v4().to_string(),
@@ -428,13 +457,21 @@ impl Engine {
             let mut st = self.inner.lock();
             let e = st.entry_mut(id)?;
             if e.info.status == FileStatus::Succeeded {
-                return Err(Error::InvalidArgument(format!("file {id} already succeeded")));
+                return Err(Error::InvalidArgument(format!(
+                    "file {id} already succeeded"
+                )));
             }
             e.stop_run();
             e.info.status = FileStatus::Canceled;
             e.info.waiting = None;
-            let abort = if keep_upload { None } else { e.abort_info(&self.inner.store) };
-            self.inner.store.set_status(id, FileStatus::Canceled, e.info.last_error.as_ref())?;
+            let abort = if keep_upload {
+                None
+            } else {
+                e.abort_info(&self.inner.store)
+            };
+            self.inner
+                .store
+                .set_status(id, FileStatus::Canceled, e.info.last_error.as_ref())?;
             abort
         };
         if abort.is_some() {
@@ -476,17 +513,31 @@ impl Engine {
 
     /// The queue, in order.
     pub fn list_files(&self) -> Vec<FileInfo> {
-        self.inner.lock().files.iter().map(|e| e.info.clone()).collect()
+        self.inner
+            .lock()
+            .files
+            .iter()
+            .map(|e| e.info.clone())
+            .collect()
     }
 
     /// One file.
     pub fn file(&self, id: &str) -> Option<FileInfo> {
-        self.inner.lock().files.iter().find(|e| e.info.id == id).map(|e| e.info.clone())
+        self.inner
+            .lock()
+            .files
+            .iter()
+            .find(|e| e.info.id == id)
+            .map(|e| e.info.clone())
     }
 
     /// The id of the file at `index` in the queue (for the native SDK's index-based calls).
     pub fn file_id_at(&self, index: usize) -> Option<FileId> {
-        self.inner.lock().files.get(index).map(|e| e.info.id.clone())
+        self.inner
+            .lock()
+            .files
+            .get(index)
+            .map(|e| e.info.id.clone())
     }
 
     /// Empties the queue, cancelling every upload and aborting unfinished multipart uploads.
@@ -513,7 +564,9 @@ impl Engine {
         {
             let mut st = self.inner.lock();
             if st.status == EngineStatus::Paused {
-                return Err(Error::InvalidArgument("the engine is paused: call resume()".into()));
+                return Err(Error::InvalidArgument(
+                    "the engine is paused: call resume()".into(),
+                ));
             }
             st.status = EngineStatus::Running;
             st.all_done_pending = true;
@@ -529,11 +582,17 @@ impl Engine {
         st.all_done_pending = false;
         for i in 0..st.files.len() {
             let e = &mut st.files[i];
-            if e.run.is_some() || matches!(e.info.status, FileStatus::Waiting | FileStatus::Uploading) {
+            if e.run.is_some()
+                || matches!(e.info.status, FileStatus::Waiting | FileStatus::Uploading)
+            {
                 e.stop_run();
                 e.info.status = FileStatus::Ready;
                 e.info.waiting = None;
-                self.inner.store.set_status(&e.info.id, FileStatus::Ready, e.info.last_error.as_ref())?;
+                self.inner.store.set_status(
+                    &e.info.id,
+                    FileStatus::Ready,
+                    e.info.last_error.as_ref(),
+                )?;
             }
         }
         Ok(())
@@ -544,17 +603,29 @@ impl Engine {
     pub fn pause(&self) -> Result<()> {
         let mut st = self.inner.lock();
         if st.status != EngineStatus::Running {
-            return Err(Error::InvalidArgument(format!("cannot pause: the engine is {:?}", st.status)));
+            return Err(Error::InvalidArgument(format!(
+                "cannot pause: the engine is {:?}",
+                st.status
+            )));
         }
         st.status = EngineStatus::Paused;
         for i in 0..st.files.len() {
             let e = &mut st.files[i];
-            if e.run.is_some() || matches!(e.info.status, FileStatus::Waiting | FileStatus::Uploading) {
+            if e.run.is_some()
+                || matches!(e.info.status, FileStatus::Waiting | FileStatus::Uploading)
+            {
                 e.stop_run();
                 e.info.status = FileStatus::Paused;
                 e.info.waiting = Some(WaitingReason::Paused);
-                self.inner.store.set_status(&e.info.id, FileStatus::Paused, e.info.last_error.as_ref())?;
-                self.inner.events.send(Event::Waiting { file: e.info.clone(), reason: WaitingReason::Paused });
+                self.inner.store.set_status(
+                    &e.info.id,
+                    FileStatus::Paused,
+                    e.info.last_error.as_ref(),
+                )?;
+                self.inner.events.send(Event::Waiting {
+                    file: e.info.clone(),
+                    reason: WaitingReason::Paused,
+                });
             }
         }
         Ok(())
@@ -565,7 +636,10 @@ impl Engine {
         {
             let mut st = self.inner.lock();
             if st.status != EngineStatus::Paused {
-                return Err(Error::InvalidArgument(format!("cannot resume: the engine is {:?}", st.status)));
+                return Err(Error::InvalidArgument(format!(
+                    "cannot resume: the engine is {:?}",
+                    st.status
+                )));
             }
             st.status = EngineStatus::Running;
             st.all_done_pending = true;
@@ -574,7 +648,11 @@ impl Engine {
                 if e.info.status == FileStatus::Paused {
                     e.info.status = FileStatus::Ready;
                     e.info.waiting = None;
-                    self.inner.store.set_status(&e.info.id, FileStatus::Ready, e.info.last_error.as_ref())?;
+                    self.inner.store.set_status(
+                        &e.info.id,
+                        FileStatus::Ready,
+                        e.info.last_error.as_ref(),
+                    )?;
                 }
             }
         }
@@ -590,7 +668,9 @@ impl Engine {
     /// request is cancelled at once and files wait; when it allows it again, they continue by
     /// themselves. Never counted as a failure or a retry.
     pub fn set_network_state(&self, state: NetworkState) {
-        self.inner.on_cellular.store(network::is_cellular(&state), Ordering::Relaxed);
+        self.inner
+            .on_cellular
+            .store(network::is_cellular(&state), Ordering::Relaxed);
         self.inner.lock().network = state;
         self.inner.enforce_network();
     }
@@ -643,7 +723,11 @@ impl Inner {
         if st.status != EngineStatus::Running || self.shutdown.is_cancelled() {
             return;
         }
-        let allowed = network::allows(&st.network, &st.policy, self.cellular_used.load(Ordering::Relaxed));
+        let allowed = network::allows(
+            &st.network,
+            &st.policy,
+            self.cellular_used.load(Ordering::Relaxed),
+        );
         let mut active = st.files.iter().filter(|e| e.run.is_some()).count();
         let max = self.config.max_parallel_files as usize;
         let mut to_start = Vec::new();
@@ -663,7 +747,10 @@ impl Inner {
                 if e.info.waiting != Some(WaitingReason::Network) {
                     e.info.status = FileStatus::Waiting;
                     e.info.waiting = Some(WaitingReason::Network);
-                    self.events.send(Event::Waiting { file: e.info.clone(), reason: WaitingReason::Network });
+                    self.events.send(Event::Waiting {
+                        file: e.info.clone(),
+                        reason: WaitingReason::Network,
+                    });
                 }
                 continue;
             }
@@ -676,15 +763,23 @@ impl Inner {
             let e = &mut st.files[i];
             let fresh = !e.started;
             e.started = true;
-            e.run = Some(Run { generation, cancel: cancel.clone() });
+            e.run = Some(Run {
+                generation,
+                cancel: cancel.clone(),
+            });
             e.info.status = FileStatus::Uploading;
             e.info.waiting = None;
             let id = e.info.id.clone();
-            if let Err(err) = self.store.set_status(&id, FileStatus::Uploading, e.info.last_error.as_ref()) {
+            if let Err(err) =
+                self.store
+                    .set_status(&id, FileStatus::Uploading, e.info.last_error.as_ref())
+            {
                 tracing::warn!("cannot persist status: {err}");
             }
             if fresh {
-                self.events.send(Event::Started { file: e.info.clone() });
+                self.events.send(Event::Started {
+                    file: e.info.clone(),
+                });
             }
             let inner = Arc::clone(self);
             self.runtime.spawn(async move {
@@ -706,7 +801,11 @@ impl Inner {
     /// waiting work if it allows it.
     pub(crate) fn enforce_network(&self) {
         let mut st = self.lock();
-        let allowed = network::allows(&st.network, &st.policy, self.cellular_used.load(Ordering::Relaxed));
+        let allowed = network::allows(
+            &st.network,
+            &st.policy,
+            self.cellular_used.load(Ordering::Relaxed),
+        );
         if !allowed {
             for i in 0..st.files.len() {
                 let e = &mut st.files[i];
@@ -714,7 +813,10 @@ impl Inner {
                     e.stop_run();
                     e.info.status = FileStatus::Waiting;
                     e.info.waiting = Some(WaitingReason::Network);
-                    self.events.send(Event::Waiting { file: e.info.clone(), reason: WaitingReason::Network });
+                    self.events.send(Event::Waiting {
+                        file: e.info.clone(),
+                        reason: WaitingReason::Network,
+                    });
                 }
             }
         }
@@ -740,7 +842,8 @@ impl Inner {
     fn abort_in_background(self: &Arc<Self>, abort: Option<worker::AbortInfo>) {
         if let Some(a) = abort {
             let inner = Arc::clone(self);
-            self.runtime.spawn(async move { worker::abort_upload(&inner, a).await });
+            self.runtime
+                .spawn(async move { worker::abort_upload(&inner, a).await });
         }
     }
 }
@@ -801,7 +904,10 @@ impl Entry {
         match self.info.status {
             FileStatus::Ready => true,
             FileStatus::Waiting => {
-                matches!(self.info.waiting, Some(WaitingReason::Network) | Some(WaitingReason::Queue) | None)
+                matches!(
+                    self.info.waiting,
+                    Some(WaitingReason::Network) | Some(WaitingReason::Queue) | None
+                )
             }
             _ => false,
         }
@@ -830,10 +936,16 @@ fn validate_config(c: &Config) -> Result<()> {
         ));
     }
     if c.parallel_parts == 0 || c.parallel_parts > 32 {
-        return bad(format!("parallel_parts must be 1..=32, got {}", c.parallel_parts));
+        return bad(format!(
+            "parallel_parts must be 1..=32, got {}",
+            c.parallel_parts
+        ));
     }
     if c.max_parallel_files == 0 || c.max_parallel_files > 8 {
-        return bad(format!("max_parallel_files must be 1..=8, got {}", c.max_parallel_files));
+        return bad(format!(
+            "max_parallel_files must be 1..=8, got {}",
+            c.max_parallel_files
+        ));
     }
     if c.retry_base_interval.is_zero() || c.retry_max_interval < c.retry_base_interval {
         return bad("retry_base_interval must be > 0 and <= retry_max_interval".into());
@@ -869,7 +981,9 @@ pub(crate) fn sts_credentials(
     expiration: Option<SystemTime>,
 ) -> Result<Credentials> {
     if access_key_id.trim().is_empty() || access_key_secret.is_empty() {
-        return Err(Error::InvalidArgument("access key id and secret must not be empty".into()));
+        return Err(Error::InvalidArgument(
+            "access key id and secret must not be empty".into(),
+        ));
     }
     Ok(Credentials {
         access_key_id,
@@ -889,6 +1003,10 @@ fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 
 impl FileInfo {
     pub(crate) fn error_from(e: &Error) -> FileError {
-        FileError { code: e.code(), message: e.to_string(), request_id: e.request_id().map(str::to_owned) }
+        FileError {
+            code: e.code(),
+            message: e.to_string(),
+            request_id: e.request_id().map(str::to_owned),
+        }
     }
 }

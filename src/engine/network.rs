@@ -37,28 +37,61 @@ pub fn is_cellular(state: &NetworkState) -> bool {
 mod tests {
     use super::*;
 
-    fn net(network_type: NetworkType, metered: bool, roaming: bool, validated: bool) -> NetworkState {
-        NetworkState { network_type, metered, roaming, validated }
+    fn net(
+        network_type: NetworkType,
+        metered: bool,
+        roaming: bool,
+        validated: bool,
+    ) -> NetworkState {
+        NetworkState {
+            network_type,
+            metered,
+            roaming,
+            validated,
+        }
     }
 
     #[test]
     fn wifi_only_blocks_cellular_and_offline() {
         let p = NetworkPolicy::WifiOnly;
         assert!(allows(&net(NetworkType::Wifi, false, false, true), &p, 0));
-        assert!(allows(&net(NetworkType::Wifi, true, false, true), &p, 0), "hotspot Wi-Fi is Wi-Fi");
-        assert!(allows(&net(NetworkType::Ethernet, false, false, true), &p, 0));
+        assert!(
+            allows(&net(NetworkType::Wifi, true, false, true), &p, 0),
+            "hotspot Wi-Fi is Wi-Fi"
+        );
+        assert!(allows(
+            &net(NetworkType::Ethernet, false, false, true),
+            &p,
+            0
+        ));
         assert!(allows(&NetworkState::UNKNOWN, &p, 0));
-        assert!(!allows(&net(NetworkType::Cellular, true, false, true), &p, 0));
+        assert!(!allows(
+            &net(NetworkType::Cellular, true, false, true),
+            &p,
+            0
+        ));
         assert!(!allows(&net(NetworkType::None, false, false, false), &p, 0));
-        assert!(!allows(&net(NetworkType::Wifi, false, false, false), &p, 0), "captive portal");
+        assert!(
+            !allows(&net(NetworkType::Wifi, false, false, false), &p, 0),
+            "captive portal"
+        );
     }
 
     #[test]
     fn unmetered_only_follows_the_flags() {
         let p = NetworkPolicy::UnmeteredOnly;
-        assert!(allows(&net(NetworkType::Cellular, false, false, true), &p, 0), "unmetered 5G");
-        assert!(!allows(&net(NetworkType::Wifi, true, false, true), &p, 0), "hotspot");
-        assert!(!allows(&net(NetworkType::Cellular, false, true, true), &p, 0), "roaming");
+        assert!(
+            allows(&net(NetworkType::Cellular, false, false, true), &p, 0),
+            "unmetered 5G"
+        );
+        assert!(
+            !allows(&net(NetworkType::Wifi, true, false, true), &p, 0),
+            "hotspot"
+        );
+        assert!(
+            !allows(&net(NetworkType::Cellular, false, true, true), &p, 0),
+            "roaming"
+        );
     }
 
     #[test]
@@ -67,14 +100,29 @@ mod tests {
         let cell = net(NetworkType::Cellular, true, false, true);
         assert!(allows(&cell, &p, 999));
         assert!(!allows(&cell, &p, 1000));
-        assert!(allows(&net(NetworkType::Wifi, false, false, true), &p, 5000));
-        assert!(!allows(&net(NetworkType::Cellular, true, true, true), &p, 0), "never roaming");
+        assert!(allows(
+            &net(NetworkType::Wifi, false, false, true),
+            &p,
+            5000
+        ));
+        assert!(
+            !allows(&net(NetworkType::Cellular, true, true, true), &p, 0),
+            "never roaming"
+        );
     }
 
     #[test]
     fn any_needs_only_internet() {
         let p = NetworkPolicy::Any;
-        assert!(allows(&net(NetworkType::Cellular, true, true, true), &p, u64::MAX));
-        assert!(!allows(&net(NetworkType::Cellular, true, false, false), &p, 0));
+        assert!(allows(
+            &net(NetworkType::Cellular, true, true, true),
+            &p,
+            u64::MAX
+        ));
+        assert!(!allows(
+            &net(NetworkType::Cellular, true, false, false),
+            &p,
+            0
+        ));
     }
 }

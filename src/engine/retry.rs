@@ -42,7 +42,10 @@ pub struct Streak {
 
 impl Streak {
     pub fn new() -> Self {
-        Streak { attempts: 0, started: Instant::now() }
+        Streak {
+            attempts: 0,
+            started: Instant::now(),
+        }
     }
 
     /// Records a failure. Returns the delay before the next attempt, or `None` when the count
@@ -93,7 +96,10 @@ mod tests {
         assert!(s.next_delay(&p).is_some());
         assert!(s.next_delay(&p).is_some());
         assert!(s.next_delay(&p).is_none());
-        let no_time = RetryPolicy { budget: Duration::ZERO, ..policy(100) };
+        let no_time = RetryPolicy {
+            budget: Duration::ZERO,
+            ..policy(100)
+        };
         assert!(Streak::new().next_delay(&no_time).is_none());
     }
 }

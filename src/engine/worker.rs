@@ -11,13 +11,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinSet;
 
-use super::{CredentialReason, CredentialRequest, Entry, Event, FileAuth, Inner, ProvidedCredentials};
+use super::{
+    CredentialReason, CredentialRequest, Entry, Event, FileAuth, Inner, ProvidedCredentials,
+};
 use crate::error::{Error, ErrorClass, Result};
 use crate::model::{
-    FileId, FileInfo, FileStatus, UploadResult, UploadTarget, VodInfo, WaitingReason, effective_part_size,
+    FileId, FileInfo, FileStatus, UploadResult, UploadTarget, VodInfo, WaitingReason,
+    effective_part_size,
 };
-use crate::protocol::credentials::{Credentials, UploadAddress, UploadAuth};
 use crate::protocol::crc64;
+use crate::protocol::credentials::{Credentials, UploadAddress, UploadAuth};
 use crate::protocol::vod::{content_type_for, notification_header};
 use crate::store::{Fingerprint, PartRecord, Session};
 use crate::transport::oss::{OssAuth, OssLocation};
@@ -36,7 +39,9 @@ pub(crate) async fn run(inner: &Arc<Inner>, id: &str, generation: u64) {
         None => return,
     };
     let mut st = inner.lock();
-    let Some(e) = st.current(id, generation) else { return };
+    let Some(e) = st.current(id, generation) else {
+        return;
+    };
     e.run = None;
     e.info.waiting = None;
     match outcome {
@@ -55,9 +60,16 @@ pub(crate) async fn run(inner: &Arc<Inner>, id: &str, generation: u64) {
             }
             if e.reported < result.bytes || result.bytes == 0 {
                 e.reported = result.bytes;
-                inner.events.send(Event::Progress { file: id.to_owned(), uploaded: result.bytes, total: result.bytes });
+                inner.events.send(Event::Progress {
+                    file: id.to_owned(),
+                    uploaded: result.bytes,
+                    total: result.bytes,
+                });
             }
-            inner.events.send(Event::Succeeded { file: e.info.clone(), result });
+            inner.events.send(Event::Succeeded {
+                file: e.info.clone(),
+                result,
+            });
         }
         Err(Error::Cancelled) => {
             // Only reachable when the run was superseded without being cancelled; leave the
@@ -71,7 +83,11 @@ pub(crate) async fn run(inner: &Arc<Inner>, id: &str, generation: u64) {
             if let Err(se) = inner.store.set_status(id, FileStatus::Failed, Some(&fe)) {
                 tracing::error!("cannot record the failure of {id}: {se}");
             }
-            inner.events.send(Event::Failed { file: e.info.clone(), code: fe.code, message: fe.message });
+            inner.events.send(Event::Failed {
+                file: e.info.clone(),
+                code: fe.code,
+                message: fe.message,
+            });
         }
     }
 }
@@ -132,7 +148,9 @@ impl FileCtx {
     /// Runs `f` on this worker's entry if the run is still current.
     fn with_entry<R>(&self, f: impl FnOnce(&mut Entry) -> R) -> Result<R> {
         let mut st = self.inner.lock();
-        st.current(&self.id, self.generation).map(f).ok_or(Error::Cancelled)
+        st.current(&self.id, self.generation)
+            .map(f)
+            .ok_or(Error::Cancelled)
     }
 
     fn total(&self) -> u64 {
@@ -177,8 +195,17 @@ impl FileCtx {
             let (current, expired, sts, sts_gen, sts_dead, video_id) = {
                 let mut st = self.inner.lock();
                 let (sts, sts_gen, sts_dead) = (st.sts.clone(), st.sts_generation, st.sts_dead);
-                let e = st.current(&self.id, self.generation).ok_or(Error::Cancelled)?;
-                (e.auth.clone(), e.auth_expired, sts, sts_gen, sts_dead, e.info.video_id.clone())
+                let e = st
+                    .current(&self.id, self.generation)
+                    .ok_or(Error::Cancelled)?;
+                (
+                    e.auth.clone(),
+                    e.auth_expired,
+                    sts,
+                    sts_gen,
+                    sts_dead,
+                    e.info.video_id.clone(),
+                )
             };
             let sts_expired = sts.is_some() && sts_dead == Some(sts_gen);
             let sts = sts.filter(|_| !sts_expired);
@@ -188,8 +215,10 @@ impl FileCtx {
             let has_provider = super::read(&self.inner.provider).is_some();
             let can_renew = !matches!(self.target, UploadTarget::Image)
                 && (has_provider || (sts.is_some() && matches!(self.target, UploadTarget::Video)));
-            let needs_refresh =
-                can_renew && current.as_ref().is_some_and(|a| expires_soon(a, self.inner.config.refresh_ahead));
+            let needs_refresh = can_renew
+                && current
+                    .as_ref()
+                    .is_some_and(|a| expires_soon(a, self.inner.config.refresh_ahead));
             if let Some(a) = &current
                 && !expired
                 && !needs_refresh
@@ -199,7 +228,7 @@ impl FileCtx {
             // Renew without the app when we can.
             if let Some(sts) = sts {
                 match self.ticket_from_sts(sts, sts_gen, video_id).await {
-                    Ok(a) => return Ok(self.adopt(a)?),
+                    Ok(a) => return self.adopt(a),
                     Err(e) if e.class(true) == ErrorClass::TokenExpired => {
                         let mut st = self.inner.lock();
                         if st.sts_generation == sts_gen {
@@ -270,7 +299,12 @@ impl FileCtx {
     }
 
     /// Mode 2 (or own bucket with an STS/AK key): credentials without the app.
-    async fn ticket_from_sts(&self, sts: Credentials, sts_gen: u64, video_id: Option<String>) -> Result<FileAuth> {
+    async fn ticket_from_sts(
+        &self,
+        sts: Credentials,
+        sts_gen: u64,
+        video_id: Option<String>,
+    ) -> Result<FileAuth> {
         let address_of = |endpoint: &str, bucket: &str, object: &str| UploadAddress {
             endpoint: endpoint.to_owned(),
             bucket: bucket.to_owned(),
@@ -278,8 +312,15 @@ impl FileCtx {
             object_prefix: None,
         };
         match &self.target {
-            UploadTarget::Object { endpoint, bucket, object } => Ok(FileAuth {
-                auth: UploadAuth { credentials: sts, region: None },
+            UploadTarget::Object {
+                endpoint,
+                bucket,
+                object,
+            } => Ok(FileAuth {
+                auth: UploadAuth {
+                    credentials: sts,
+                    region: None,
+                },
                 address: address_of(endpoint, bucket, object),
                 video_id: None,
                 image_url: None,
@@ -287,24 +328,43 @@ impl FileCtx {
                 obtained_at: SystemTime::now(),
             }),
             UploadTarget::Video => {
-                let session_video = self.inner.store.get_session(&self.id)?.and_then(|s| s.video_id);
+                let session_video = self
+                    .inner
+                    .store
+                    .get_session(&self.id)?
+                    .and_then(|s| s.video_id);
                 let known = video_id.or(session_video);
                 let name = file_name(&self.path);
                 let ticket = match known {
-                    Some(v) => match self.with_retry(|| self.inner.vod.refresh_upload_video(&sts, &v)).await {
+                    Some(v) => match self
+                        .with_retry(|| self.inner.vod.refresh_upload_video(&sts, &v))
+                        .await
+                    {
                         Err(Error::Service(e)) if e.code == "InvalidVideo.NotFound" => {
                             tracing::info!(file = %self.id, "video {v} is gone; creating a new one");
                             self.inner.store.delete_session(&self.id)?;
                             self.with_retry(|| {
-                                self.inner.vod.create_upload_video(&sts, &name, self.total(), &self.vod_info)
+                                self.inner.vod.create_upload_video(
+                                    &sts,
+                                    &name,
+                                    self.total(),
+                                    &self.vod_info,
+                                )
                             })
                             .await?
                         }
                         other => other?,
                     },
                     None => {
-                        self.with_retry(|| self.inner.vod.create_upload_video(&sts, &name, self.total(), &self.vod_info))
-                            .await?
+                        self.with_retry(|| {
+                            self.inner.vod.create_upload_video(
+                                &sts,
+                                &name,
+                                self.total(),
+                                &self.vod_info,
+                            )
+                        })
+                        .await?
                     }
                 };
                 Ok(FileAuth {
@@ -318,8 +378,13 @@ impl FileCtx {
             }
             UploadTarget::Image => {
                 let name = file_name(&self.path);
-                let ticket =
-                    self.with_retry(|| self.inner.vod.create_upload_image(&sts, &name, &self.vod_info)).await?;
+                let ticket = self
+                    .with_retry(|| {
+                        self.inner
+                            .vod
+                            .create_upload_image(&sts, &name, &self.vod_info)
+                    })
+                    .await?;
                 Ok(FileAuth {
                     auth: ticket.upload_auth,
                     address: ticket.upload_address,
@@ -336,7 +401,9 @@ impl FileCtx {
     /// supplied something.
     async fn ask_provider(&self, reason: CredentialReason) -> Result<bool> {
         let provider = super::read(&self.inner.provider).clone();
-        let Some(provider) = provider else { return Ok(false) };
+        let Some(provider) = provider else {
+            return Ok(false);
+        };
         let before = *self.inner.credentials_changed.borrow();
         let _guard = self.inner.refresh_lock.lock().await;
         if *self.inner.credentials_changed.borrow() != before {
@@ -344,21 +411,34 @@ impl FileCtx {
         }
         let file = self.with_entry(|e| e.info.clone())?;
         let video_id = file.video_id.clone();
-        match provider.fetch(CredentialRequest { file, reason, video_id }).await {
-            Ok(ProvidedCredentials::UploadAuth { upload_auth, upload_address, video_id }) => {
+        match provider
+            .fetch(CredentialRequest {
+                file,
+                reason,
+                video_id,
+            })
+            .await
+        {
+            Ok(ProvidedCredentials::UploadAuth {
+                upload_auth,
+                upload_address,
+                video_id,
+            }) => {
                 let auth = UploadAuth::decode(&upload_auth, SystemTime::now())?;
                 let address = match upload_address {
                     Some(a) => UploadAddress::decode(&a)?,
-                    None => match self.with_entry(|e| e.auth.as_ref().map(|a| a.address.clone()))? {
-                        Some(a) => a,
-                        None => {
-                            return Err(Error::InvalidArgument(
+                    None => {
+                        match self.with_entry(|e| e.auth.as_ref().map(|a| a.address.clone()))? {
+                            Some(a) => a,
+                            None => {
+                                return Err(Error::InvalidArgument(
                                 "the credential provider returned an UploadAuth without an UploadAddress for a file \
                                  that has none"
                                     .into(),
                             ));
+                            }
                         }
-                    },
+                    }
                 };
                 {
                     let mut st = self.inner.lock();
@@ -377,8 +457,18 @@ impl FileCtx {
                 self.inner.bump_credentials();
                 Ok(true)
             }
-            Ok(ProvidedCredentials::StsToken { access_key_id, access_key_secret, security_token, expiration }) => {
-                let creds = super::sts_credentials(access_key_id, access_key_secret, security_token, expiration)?;
+            Ok(ProvidedCredentials::StsToken {
+                access_key_id,
+                access_key_secret,
+                security_token,
+                expiration,
+            }) => {
+                let creds = super::sts_credentials(
+                    access_key_id,
+                    access_key_secret,
+                    security_token,
+                    expiration,
+                )?;
                 {
                     let mut st = self.inner.lock();
                     st.sts = Some(creds);
@@ -413,9 +503,14 @@ impl FileCtx {
                 e.info.status = FileStatus::Waiting;
                 e.info.waiting = Some(WaitingReason::Credentials);
                 if reason != CredentialReason::Initial {
-                    inner.events.send(Event::TokenExpired { file: e.info.clone() });
+                    inner.events.send(Event::TokenExpired {
+                        file: e.info.clone(),
+                    });
                 }
-                inner.events.send(Event::Waiting { file: e.info.clone(), reason: WaitingReason::Credentials });
+                inner.events.send(Event::Waiting {
+                    file: e.info.clone(),
+                    reason: WaitingReason::Credentials,
+                });
             }
         })?;
         watch.changed().await.map_err(|_| Error::Cancelled)
@@ -430,7 +525,9 @@ impl FileCtx {
         {
             st.sts_dead = Some(g);
         }
-        let e = st.current(&self.id, self.generation).ok_or(Error::Cancelled)?;
+        let e = st
+            .current(&self.id, self.generation)
+            .ok_or(Error::Cancelled)?;
         e.auth_expired = true;
         Ok(())
     }
@@ -483,14 +580,22 @@ impl FileCtx {
             .clone()
             .or_else(|| crate::protocol::sign::region_from_endpoint(&a.address.endpoint))
             .unwrap_or_else(|| self.inner.lock().region.clone());
-        Ok(OssAuth { credentials: a.auth.credentials, version: self.inner.config.signature_version, region })
+        Ok(OssAuth {
+            credentials: a.auth.credentials,
+            version: self.inner.config.signature_version,
+            region,
+        })
     }
 
     fn extra_headers(&self) -> Vec<(String, String)> {
         // Own-bucket uploads carry the VOD metadata in x-oss-notification (VOD already has it
         // from CreateUploadVideo otherwise).
-        if matches!(self.target, UploadTarget::Object { .. }) && self.vod_info != VodInfo::default() {
-            vec![("x-oss-notification".to_owned(), notification_header(&self.vod_info))]
+        if matches!(self.target, UploadTarget::Object { .. }) && self.vod_info != VodInfo::default()
+        {
+            vec![(
+                "x-oss-notification".to_owned(),
+                notification_header(&self.vod_info),
+            )]
         } else {
             Vec::new()
         }
@@ -509,8 +614,14 @@ impl FileCtx {
                 async move {
                     let auth = me.oss_auth()?;
                     let progress = |n: u64| me.on_bytes(&sent2, n);
-                    let r = me.inner.oss.put_object(loc, &auth, &me.path, &content_type, &headers, &progress).await;
-                    me.progress.inflight.fetch_sub(sent.load(Ordering::Relaxed), Ordering::Relaxed);
+                    let r = me
+                        .inner
+                        .oss
+                        .put_object(loc, &auth, &me.path, &content_type, &headers, &progress)
+                        .await;
+                    me.progress
+                        .inflight
+                        .fetch_sub(sent.load(Ordering::Relaxed), Ordering::Relaxed);
                     r
                 }
             })
@@ -518,16 +629,25 @@ impl FileCtx {
         Ok(res.crc64)
     }
 
-    async fn multipart(self: &Arc<Self>, loc: &OssLocation, ticket: &FileAuth, fp: Fingerprint) -> Result<u64> {
+    async fn multipart(
+        self: &Arc<Self>,
+        loc: &OssLocation,
+        ticket: &FileAuth,
+        fp: Fingerprint,
+    ) -> Result<u64> {
         let total = fp.size;
         let (upload_id, part_size, ledger) = self.session(loc, ticket, &fp).await?;
         let count = total.div_ceil(part_size);
         let part_len = move |n: u64| part_size.min(total - (n - 1) * part_size);
         let mut done: std::collections::BTreeMap<u32, PartRecord> =
             ledger.into_iter().map(|p| (p.part_number, p)).collect();
-        self.progress.confirmed.store(done.values().map(|p| p.size).sum(), Ordering::Relaxed);
+        self.progress
+            .confirmed
+            .store(done.values().map(|p| p.size).sum(), Ordering::Relaxed);
         self.set_uploaded();
-        let todo: Vec<u64> = (1..=count).filter(|n| !done.contains_key(&(*n as u32))).collect();
+        let todo: Vec<u64> = (1..=count)
+            .filter(|n| !done.contains_key(&(*n as u32)))
+            .collect();
 
         let parallel = self.inner.config.parallel_parts as usize;
         let mut tasks: JoinSet<Result<PartRecord>> = JoinSet::new();
@@ -537,13 +657,18 @@ impl FileCtx {
                 // Renew credentials ahead of expiry between parts, not in the middle of one.
                 let t = self.ticket().await?;
                 if t.address.file_name != loc.key || t.address.bucket != loc.bucket {
-                    return Err(Error::Service(Box::new(restart_error("the upload address changed"))));
+                    return Err(Error::Service(Box::new(restart_error(
+                        "the upload address changed",
+                    ))));
                 }
                 let n = todo[next];
                 next += 1;
                 let me = Arc::clone(self);
                 let (loc, upload_id) = (loc.clone(), upload_id.clone());
-                tasks.spawn(async move { me.part(&loc, &upload_id, n as u32, (n - 1) * part_size, part_len(n)).await });
+                tasks.spawn(async move {
+                    me.part(&loc, &upload_id, n as u32, (n - 1) * part_size, part_len(n))
+                        .await
+                });
             }
             match tasks.join_next().await {
                 None => break,
@@ -562,13 +687,21 @@ impl FileCtx {
         if now != fp {
             return Err(Error::FileChanged(self.path.clone()));
         }
-        let parts: Vec<(u32, String)> = done.values().map(|p| (p.part_number, p.etag.clone())).collect();
-        let crc = done.values().fold(0, |acc, p| crc64::combine(acc, p.crc64, p.size));
+        let parts: Vec<(u32, String)> = done
+            .values()
+            .map(|p| (p.part_number, p.etag.clone()))
+            .collect();
+        let crc = done
+            .values()
+            .fold(0, |acc, p| crc64::combine(acc, p.crc64, p.size));
         let headers = self.extra_headers();
         let completed = self
             .with_retry(|| async {
                 let auth = self.oss_auth()?;
-                self.inner.oss.complete_multipart(loc, &auth, &upload_id, &parts, &headers).await
+                self.inner
+                    .oss
+                    .complete_multipart(loc, &auth, &upload_id, &parts, &headers)
+                    .await
             })
             .await;
         match completed {
@@ -576,7 +709,11 @@ impl FileCtx {
                 if let Some(server) = c.crc64
                     && server != crc
                 {
-                    return Err(Error::Integrity { what: format!("object {}", loc.key), local: crc, server });
+                    return Err(Error::Integrity {
+                        what: format!("object {}", loc.key),
+                        local: crc,
+                        server,
+                    });
                 }
             }
             // A Complete whose response was lost may have succeeded: check the object itself.
@@ -600,12 +737,20 @@ impl FileCtx {
 
     /// Loads or creates the multipart session, reconciles its ledger with the server, and
     /// returns (upload id, part size, finished parts).
-    async fn session(&self, loc: &OssLocation, ticket: &FileAuth, fp: &Fingerprint) -> Result<(String, u64, Vec<PartRecord>)> {
+    async fn session(
+        &self,
+        loc: &OssLocation,
+        ticket: &FileAuth,
+        fp: &Fingerprint,
+    ) -> Result<(String, u64, Vec<PartRecord>)> {
         let part_size = effective_part_size(self.inner.config.part_size, fp.size);
         let store = &self.inner.store;
         let mut session = store.get_session(&self.id)?;
         if let Some(s) = &session
-            && (s.bucket != loc.bucket || s.object != loc.key || &s.fingerprint != fp || s.part_size != part_size)
+            && (s.bucket != loc.bucket
+                || s.object != loc.key
+                || &s.fingerprint != fp
+                || s.part_size != part_size)
         {
             tracing::info!(file = %self.id, "checkpoint does not match (file or address changed); starting afresh");
             if let Some(upload_id) = &s.upload_id
@@ -664,11 +809,17 @@ impl FileCtx {
             Some(u) => u,
             None => {
                 let headers = self.extra_headers();
-                let content_type = session.content_type.clone().unwrap_or_else(|| content_type_for(&self.path));
+                let content_type = session
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| content_type_for(&self.path));
                 let u = self
                     .with_retry(|| async {
                         let auth = self.oss_auth()?;
-                        self.inner.oss.initiate_multipart(loc, &auth, &content_type, &headers).await
+                        self.inner
+                            .oss
+                            .initiate_multipart(loc, &auth, &content_type, &headers)
+                            .await
                     })
                     .await?;
                 store.set_upload_id(&self.id, Some(&u))?;
@@ -697,7 +848,10 @@ impl FileCtx {
                 changed = true;
                 continue;
             }
-            if let Some(p) = ledger.iter().find(|p| p.part_number == n && p.etag == l.etag) {
+            if let Some(p) = ledger
+                .iter()
+                .find(|p| p.part_number == n && p.etag == l.etag)
+            {
                 kept.push(p.clone());
                 continue;
             }
@@ -706,7 +860,12 @@ impl FileCtx {
                 .await
                 .map_err(|e| Error::Store(format!("CRC task failed: {e}")))??;
             tracing::info!(file = %self.id, part = n, "server has a part the checkpoint missed; not sending it again");
-            kept.push(PartRecord { part_number: n, size: l.size, etag: l.etag.clone(), crc64: crc });
+            kept.push(PartRecord {
+                part_number: n,
+                size: l.size,
+                etag: l.etag.clone(),
+                crc64: crc,
+            });
             changed = true;
         }
         if changed || kept.len() != ledger.len() {
@@ -723,18 +882,33 @@ impl FileCtx {
         if let Some(s) = self.inner.store.get_session(&self.id)?
             && let Some(upload_id) = s.upload_id
         {
-            let loc = OssLocation { endpoint: s.endpoint, bucket: s.bucket, key: s.object };
+            let loc = OssLocation {
+                endpoint: s.endpoint,
+                bucket: s.bucket,
+                key: s.object,
+            };
             if loc.bucket == ticket.address.bucket
                 && let Ok(auth) = self.oss_auth()
             {
-                let _ = self.inner.oss.abort_multipart(&loc, &auth, &upload_id).await;
+                let _ = self
+                    .inner
+                    .oss
+                    .abort_multipart(&loc, &auth, &upload_id)
+                    .await;
             }
         }
         self.inner.store.delete_session(&self.id)
     }
 
     /// Uploads one part, retrying transient failures.
-    async fn part(self: Arc<Self>, loc: &OssLocation, upload_id: &str, n: u32, offset: u64, len: u64) -> Result<PartRecord> {
+    async fn part(
+        self: Arc<Self>,
+        loc: &OssLocation,
+        upload_id: &str,
+        n: u32,
+        offset: u64,
+        len: u64,
+    ) -> Result<PartRecord> {
         let up = self
             .with_retry(|| {
                 let me = Arc::clone(&self);
@@ -742,14 +916,27 @@ impl FileCtx {
                     let auth = me.oss_auth()?;
                     let sent = AtomicU64::new(0);
                     let progress = |b: u64| me.on_bytes(&sent, b);
-                    let r = me.inner.oss.upload_part(loc, &auth, upload_id, n, &me.path, offset, len, &progress).await;
-                    me.progress.inflight.fetch_sub(sent.load(Ordering::Relaxed), Ordering::Relaxed);
+                    let r = me
+                        .inner
+                        .oss
+                        .upload_part(loc, &auth, upload_id, n, &me.path, offset, len, &progress)
+                        .await;
+                    me.progress
+                        .inflight
+                        .fetch_sub(sent.load(Ordering::Relaxed), Ordering::Relaxed);
                     r
                 }
             })
             .await?;
-        self.progress.confirmed.fetch_add(up.size, Ordering::Relaxed);
-        Ok(PartRecord { part_number: n, size: up.size, etag: up.etag, crc64: up.crc64 })
+        self.progress
+            .confirmed
+            .fetch_add(up.size, Ordering::Relaxed);
+        Ok(PartRecord {
+            part_number: n,
+            size: up.size,
+            etag: up.etag,
+            crc64: up.crc64,
+        })
     }
 
     // ---------------------------------------------------------------- retries and progress
@@ -770,7 +957,10 @@ impl FileCtx {
                 }
                 Err(e) => e,
             };
-            if !matches!(err.class(true), ErrorClass::Retryable | ErrorClass::ClockSkew) {
+            if !matches!(
+                err.class(true),
+                ErrorClass::Retryable | ErrorClass::ClockSkew
+            ) {
                 return Err(err);
             }
             let Some(delay) = streak.next_delay(&self.inner.retry) else {
@@ -789,11 +979,18 @@ impl FileCtx {
         self.with_entry(|e| {
             if !e.in_retry {
                 e.in_retry = true;
-                inner.events.send(Event::Retry { file: e.info.clone(), code: err.code(), message: err.to_string() });
+                inner.events.send(Event::Retry {
+                    file: e.info.clone(),
+                    code: err.code(),
+                    message: err.to_string(),
+                });
             }
             let reason = WaitingReason::Backoff { until };
             e.info.waiting = Some(reason.clone());
-            inner.events.send(Event::Waiting { file: e.info.clone(), reason });
+            inner.events.send(Event::Waiting {
+                file: e.info.clone(),
+                reason,
+            });
         })
     }
 
@@ -805,7 +1002,9 @@ impl FileCtx {
             }
             if e.in_retry {
                 e.in_retry = false;
-                inner.events.send(Event::RetryResume { file: e.info.clone() });
+                inner.events.send(Event::RetryResume {
+                    file: e.info.clone(),
+                });
             }
         });
     }
@@ -828,7 +1027,8 @@ impl FileCtx {
     fn emit_progress(&self) {
         let p = &self.progress;
         let total = self.total();
-        let value = (p.confirmed.load(Ordering::Relaxed) + p.inflight.load(Ordering::Relaxed)).min(total);
+        let value =
+            (p.confirmed.load(Ordering::Relaxed) + p.inflight.load(Ordering::Relaxed)).min(total);
         let now = p.started.elapsed().as_millis() as u64;
         let last = p.last_emit_ms.load(Ordering::Relaxed);
         // Cheap throttle first: this runs for every chunk handed to the network.
@@ -842,7 +1042,11 @@ impl FileCtx {
         *reported = value;
         p.last_emit_ms.store(now.max(1), Ordering::Relaxed);
         let _ = self.with_entry(|e| e.reported = e.reported.max(value));
-        self.inner.events.send(Event::Progress { file: self.id.clone(), uploaded: value, total });
+        self.inner.events.send(Event::Progress {
+            file: self.id.clone(),
+            uploaded: value,
+            total,
+        });
     }
 }
 
@@ -857,7 +1061,11 @@ impl AbortInfo {
     pub(crate) fn new(entry: &Entry, session: Option<Session>) -> Option<AbortInfo> {
         let s = session?;
         Some(AbortInfo {
-            loc: OssLocation { endpoint: s.endpoint, bucket: s.bucket, key: s.object },
+            loc: OssLocation {
+                endpoint: s.endpoint,
+                bucket: s.bucket,
+                key: s.object,
+            },
             auth: entry.auth.clone()?,
             upload_id: s.upload_id?,
         })
@@ -872,7 +1080,11 @@ pub(crate) async fn abort_upload(inner: &Arc<Inner>, a: AbortInfo) {
         .clone()
         .or_else(|| crate::protocol::sign::region_from_endpoint(&a.loc.endpoint))
         .unwrap_or_else(|| inner.config.region.clone());
-    let auth = OssAuth { credentials: a.auth.auth.credentials, version: inner.config.signature_version, region };
+    let auth = OssAuth {
+        credentials: a.auth.auth.credentials,
+        version: inner.config.signature_version,
+        region,
+    };
     if let Err(e) = inner.oss.abort_multipart(&a.loc, &auth, &a.upload_id).await {
         tracing::info!("could not abort multipart upload {}: {e}", a.upload_id);
     }
@@ -882,16 +1094,23 @@ pub(crate) async fn abort_upload(inner: &Arc<Inner>, a: AbortInfo) {
 /// lifetime when the whole lifetime is shorter than that (so short-lived credentials are not
 /// renewed before every part).
 fn expires_soon(a: &FileAuth, ahead: Duration) -> bool {
-    let Some(expires) = a.auth.credentials.expires_at else { return false };
+    let Some(expires) = a.auth.credentials.expires_at else {
+        return false;
+    };
     let now = SystemTime::now();
     let left = expires.duration_since(now).unwrap_or(Duration::ZERO);
-    let lifetime = expires.duration_since(a.obtained_at).unwrap_or(Duration::ZERO);
+    let lifetime = expires
+        .duration_since(a.obtained_at)
+        .unwrap_or(Duration::ZERO);
     left < ahead.min(lifetime / 2)
 }
 
 fn crc_of_range(path: &Path, offset: u64, len: u64) -> Result<u64> {
     use std::io::{Read, Seek, SeekFrom};
-    let file_err = |source| Error::File { path: path.to_owned(), source };
+    let file_err = |source| Error::File {
+        path: path.to_owned(),
+        source,
+    };
     let mut f = std::fs::File::open(path).map_err(file_err)?;
     f.seek(SeekFrom::Start(offset)).map_err(file_err)?;
     let mut digest = crc64::Crc64::new();
@@ -914,7 +1133,9 @@ fn is_code(e: &Error, code: &str) -> bool {
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "upload.bin".into())
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "upload.bin".into())
 }
 
 fn restart_error(message: &str) -> crate::error::ServiceError {

@@ -31,19 +31,34 @@ impl Harness {
     }
 
     pub async fn with_sim(sim_config: SimConfig, tweak: impl FnOnce(&mut Config)) -> Harness {
-        let sim = Arc::new(Simulator::start(sim_config).await.expect("simulator starts"));
+        let sim = Arc::new(
+            Simulator::start(sim_config)
+                .await
+                .expect("simulator starts"),
+        );
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(&sim, &dir);
         tweak(&mut config);
         let (engine, events) = open_engine(&config);
-        Harness { sim, dir, engine, events, config }
+        Harness {
+            sim,
+            dir,
+            engine,
+            events,
+            config,
+        }
     }
 
     /// Mode 2 with the simulator's account key (as the native `init(ak, secret)`).
     pub fn use_account_key(&self) {
         let info = self.sim.info();
         self.engine
-            .set_sts_token(info.access_key_id.clone(), info.access_key_secret.clone(), None, None)
+            .set_sts_token(
+                info.access_key_id.clone(),
+                info.access_key_secret.clone(),
+                None,
+                None,
+            )
             .expect("credentials accepted");
     }
 
@@ -61,7 +76,13 @@ impl Harness {
     }
 
     pub fn add(&self, path: &Path) -> String {
-        self.engine.add_file(path.to_owned(), UploadTarget::for_path(path), VodInfo::default()).expect("file added")
+        self.engine
+            .add_file(
+                path.to_owned(),
+                UploadTarget::for_path(path),
+                VodInfo::default(),
+            )
+            .expect("file added")
     }
 
     /// Reads an object back from the simulator (signed GET with the account key).
@@ -77,7 +98,10 @@ impl Harness {
             if f(self) {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
             // Polls state that has no event of its own (server counters); bounded by WAIT.
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -101,7 +125,8 @@ pub fn test_config(sim: &Simulator, dir: &TempDir) -> Config {
 }
 
 pub fn open_engine(config: &Config) -> (Engine, Arc<Recorder>) {
-    let engine = Engine::new(config.clone(), tokio::runtime::Handle::current()).expect("engine opens");
+    let engine =
+        Engine::new(config.clone(), tokio::runtime::Handle::current()).expect("engine opens");
     let events = Arc::new(Recorder::default());
     engine.set_listener(Some(events.clone()));
     (engine, events)
@@ -131,20 +156,39 @@ pub async fn get_object(sim: &Simulator, bucket: &str, key: &str) -> Vec<u8> {
         query: Vec::new(),
         headers: Default::default(),
     };
-    sign_request(&mut req, &creds, SignatureVersion::V1, &info.region, SystemTime::now());
+    sign_request(
+        &mut req,
+        &creds,
+        SignatureVersion::V1,
+        &info.region,
+        SystemTime::now(),
+    );
     let encoded: String = key
         .split('/')
-        .map(|s| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string())
+        .map(|s| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        })
         .collect::<Vec<_>>()
         .join("/");
     let url = format!("{}/{bucket}/{encoded}", info.oss_endpoint);
-    let client = reqwest::Client::new();
+    let client =
+        vod_upload::transport::http::build_client(&vod_upload::transport::http::HttpConfig {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(30),
+            allow_http: true,
+        })
+        .expect("HTTP client");
     let mut builder = client.get(url);
     for (k, v) in &req.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
     let resp = builder.send().await.expect("GET sent");
-    assert!(resp.status().is_success(), "GET {bucket}/{key}: {}", resp.status());
+    assert!(
+        resp.status().is_success(),
+        "GET {bucket}/{key}: {}",
+        resp.status()
+    );
     resp.bytes().await.expect("GET body").to_vec()
 }
 
@@ -153,26 +197,16 @@ pub async fn get_object(sim: &Simulator, bucket: &str, key: &str) -> Vec<u8> {
 pub struct Recorder {
     events: Mutex<Vec<Event>>,
     changed: Notify,
-    #[allow(clippy::type_complexity)]
-    hook: Mutex<Option<Box<dyn Fn(&Event) + Send + Sync>>>,
 }
 
 impl EventListener for Recorder {
     fn on_event(&self, event: Event) {
-        if let Some(h) = self.hook.lock().unwrap().as_ref() {
-            h(&event);
-        }
         self.events.lock().unwrap().push(event);
         self.changed.notify_waiters();
     }
 }
 
 impl Recorder {
-    /// Runs `hook` on every event before it is recorded (e.g. to answer `Started` as an app).
-    pub fn set_hook(&self, hook: impl Fn(&Event) + Send + Sync + 'static) {
-        *self.hook.lock().unwrap() = Some(Box::new(hook));
-    }
-
     pub fn all(&self) -> Vec<Event> {
         self.events.lock().unwrap().clone()
     }
@@ -196,7 +230,10 @@ impl Recorder {
         })
         .await;
         if result.is_err() {
-            panic!("timed out waiting for {what}; events: {:#?}", self.summary());
+            panic!(
+                "timed out waiting for {what}; events: {:#?}",
+                self.summary()
+            );
         }
     }
 
@@ -208,7 +245,11 @@ impl Recorder {
         for e in self.all() {
             match e {
                 Event::Succeeded { file, result } if file.id == id => return result,
-                Event::Failed { file, code, message } if file.id == id => {
+                Event::Failed {
+                    file,
+                    code,
+                    message,
+                } if file.id == id => {
                     panic!("{id} failed: {code}: {message}")
                 }
                 _ => {}
@@ -232,7 +273,11 @@ impl Recorder {
             .map(|e| match e {
                 Event::Started { file } => format!("started {}", file.id),
                 Event::Succeeded { file, .. } => format!("succeeded {}", file.id),
-                Event::Failed { file, code, message } => format!("failed {} {code}: {message}", file.id),
+                Event::Failed {
+                    file,
+                    code,
+                    message,
+                } => format!("failed {} {code}: {message}", file.id),
                 Event::TokenExpired { file } => format!("token_expired {}", file.id),
                 Event::Retry { file, code, .. } => format!("retry {} {code}", file.id),
                 Event::RetryResume { file } => format!("retry_resume {}", file.id),
@@ -248,11 +293,18 @@ impl Recorder {
 pub fn assert_progress_sane(events: &[Event], id: &str) {
     let mut last = 0;
     for e in events {
-        if let Event::Progress { file, uploaded, total } = e
+        if let Event::Progress {
+            file,
+            uploaded,
+            total,
+        } = e
             && file == id
         {
             assert!(uploaded <= total, "progress {uploaded} above total {total}");
-            assert!(*uploaded >= last, "progress went back from {last} to {uploaded}");
+            assert!(
+                *uploaded >= last,
+                "progress went back from {last} to {uploaded}"
+            );
             last = *uploaded;
         }
     }

@@ -4,11 +4,17 @@ use vod_upload::{EngineStatus, Event, FileStatus, WaitingReason};
 use crate::common::*;
 
 fn slow(h: &Harness) {
-    h.sim.throttle(ThrottleSettings { bandwidth: Some(512 * 1024), latency_ms: 0 });
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: Some(512 * 1024),
+        latency_ms: 0,
+    });
 }
 
 fn fast(h: &Harness) {
-    h.sim.throttle(ThrottleSettings { bandwidth: None, latency_ms: 0 });
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 0,
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,8 +44,15 @@ async fn pause_and_resume_mid_file() {
     // Only the parts in flight at the pause can have been sent twice.
     let parts = (data.len() as u64).div_ceil(100 * 1024);
     let sent = h.sim.stats().parts_uploaded;
-    assert!(sent <= parts + h.config.parallel_parts as u64, "{sent} part uploads for {parts} parts");
-    assert_eq!(h.events.count(|e| matches!(e, Event::Started { .. })), 1, "resume does not restart the file");
+    assert!(
+        sent <= parts + h.config.parallel_parts as u64,
+        "{sent} part uploads for {parts} parts"
+    );
+    assert_eq!(
+        h.events.count(|e| matches!(e, Event::Started { .. })),
+        1,
+        "resume does not restart the file"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,10 +106,16 @@ async fn cancel_aborts_the_multipart_upload() {
     h.events.wait_progress(&id, 150 * 1024).await;
     h.engine.cancel_file(&id, false).unwrap();
     fast(&h);
-    h.wait_until("the multipart upload to be aborted", |h| h.sim.stats().multipart_uploads_aborted == 1).await;
+    h.wait_until("the multipart upload to be aborted", |h| {
+        h.sim.stats().multipart_uploads_aborted == 1
+    })
+    .await;
     assert_eq!(h.sim.stats().multipart_uploads_in_progress, 0);
     let info = h.engine.file(&id).unwrap();
-    assert_eq!((info.status, info.bytes_uploaded), (FileStatus::Canceled, 0));
+    assert_eq!(
+        (info.status, info.bytes_uploaded),
+        (FileStatus::Canceled, 0)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,6 +135,9 @@ async fn delete_during_upload() {
     fast(&h);
     h.events.wait_succeeded(&next).await;
     assert_eq!(h.read_back(&h.engine.file(&next).unwrap()).await, d2);
-    h.wait_until("the deleted file's upload to be aborted", |h| h.sim.stats().multipart_uploads_in_progress == 0).await;
+    h.wait_until("the deleted file's upload to be aborted", |h| {
+        h.sim.stats().multipart_uploads_in_progress == 0
+    })
+    .await;
     assert!(!h.events.all().iter().any(|e| matches!(e, Event::Succeeded { file, .. } | Event::Failed { file, .. } if file.id == gone)));
 }

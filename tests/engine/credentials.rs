@@ -6,7 +6,9 @@ use vod_sim::ThrottleSettings;
 use vod_upload::protocol::credentials::{Credentials, Secret};
 use vod_upload::transport::http::{HttpConfig, build_client};
 use vod_upload::transport::vod::VodClient;
-use vod_upload::{CredentialProvider, CredentialRequest, Event, ProvidedCredentials, VodInfo, WaitingReason};
+use vod_upload::{
+    CredentialProvider, CredentialRequest, Event, ProvidedCredentials, VodInfo, WaitingReason,
+};
 
 use crate::common::*;
 
@@ -31,7 +33,8 @@ fn app_server(h: &Harness) -> (VodClient, Credentials) {
 }
 
 fn started(ev: &[Event], id: &str) -> bool {
-    ev.iter().any(|e| matches!(e, Event::Started { file } if file.id == id))
+    ev.iter()
+        .any(|e| matches!(e, Event::Started { file } if file.id == id))
 }
 
 /// Mode 1: the app answers `started` with set_upload_auth_and_address; the token expires
@@ -40,38 +43,72 @@ fn started(ev: &[Event], id: &str) -> bool {
 async fn mode1_token_expiry_then_resume_with_auth() {
     let h = Harness::new(|_| {}).await;
     let (vod, account) = app_server(&h);
-    h.sim.throttle(ThrottleSettings { bandwidth: Some(512 * 1024), latency_ms: 0 });
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: Some(512 * 1024),
+        latency_ms: 0,
+    });
     let (path, data) = h.file("expiring.mp4", 2 * 1024 * 1024);
     let id = h.add(&path);
     h.engine.start().unwrap();
 
     h.events.wait_for("started", |ev| started(ev, &id)).await;
-    let ticket = vod.create_upload_video(&account, "expiring.mp4", data.len() as u64, &VodInfo::default()).await.unwrap();
+    let ticket = vod
+        .create_upload_video(
+            &account,
+            "expiring.mp4",
+            data.len() as u64,
+            &VodInfo::default(),
+        )
+        .await
+        .unwrap();
     let now = SystemTime::now();
     h.engine
-        .set_upload_auth_and_address(&id, &ticket.upload_auth.encode(now), &ticket.upload_address.encode(), Some(ticket.video_id.clone()))
+        .set_upload_auth_and_address(
+            &id,
+            &ticket.upload_auth.encode(now),
+            &ticket.upload_address.encode(),
+            Some(ticket.video_id.clone()),
+        )
         .unwrap();
     h.events.wait_progress(&id, 300 * 1024).await;
 
     h.sim.expire_tokens();
     h.events
-        .wait_for("token_expired", |ev| ev.iter().any(|e| matches!(e, Event::TokenExpired { file } if file.id == id)))
+        .wait_for("token_expired", |ev| {
+            ev.iter()
+                .any(|e| matches!(e, Event::TokenExpired { file } if file.id == id))
+        })
         .await;
     let waiting = h.engine.file(&id).unwrap();
     assert_eq!(waiting.waiting, Some(WaitingReason::Credentials));
 
     // The app's server renews the credential for the same video.
-    let renewed = vod.refresh_upload_video(&account, &ticket.video_id).await.unwrap();
-    h.sim.throttle(ThrottleSettings { bandwidth: None, latency_ms: 0 });
-    h.engine.resume_with_auth(&renewed.upload_auth.encode(SystemTime::now())).unwrap();
+    let renewed = vod
+        .refresh_upload_video(&account, &ticket.video_id)
+        .await
+        .unwrap();
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 0,
+    });
+    h.engine
+        .resume_with_auth(&renewed.upload_auth.encode(SystemTime::now()))
+        .unwrap();
     let result = h.events.wait_succeeded(&id).await;
 
     assert_eq!(result.video_id.as_deref(), Some(ticket.video_id.as_str()));
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
     let stats = h.sim.stats();
-    assert_eq!(stats.multipart_uploads_initiated, 1, "the same multipart upload continued");
+    assert_eq!(
+        stats.multipart_uploads_initiated, 1,
+        "the same multipart upload continued"
+    );
     let parts = (data.len() as u64).div_ceil(100 * 1024);
-    assert!(stats.parts_uploaded <= parts + 3, "{} part uploads for {parts} parts", stats.parts_uploaded);
+    assert!(
+        stats.parts_uploaded <= parts + 3,
+        "{} part uploads for {parts} parts",
+        stats.parts_uploaded
+    );
     assert_eq!(h.events.count(|e| matches!(e, Event::Failed { .. })), 0);
 }
 
@@ -81,8 +118,12 @@ async fn mode1_token_expiry_then_resume_with_auth() {
 async fn mode2_sts_expiry_then_resume_with_token() {
     let h = Harness::new(|_| {}).await;
     let sts = h.sim.issue_sts_credentials(Duration::from_secs(3600));
-    h.engine.set_sts_token(sts.access_key_id, sts.access_key_secret, Some(sts.security_token), None).unwrap();
-    h.sim.throttle(ThrottleSettings { bandwidth: Some(512 * 1024), latency_ms: 0 });
+    let (ak, sk, token) = parts(sts);
+    h.engine.set_sts_token(ak, sk, token, None).unwrap();
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: Some(512 * 1024),
+        latency_ms: 0,
+    });
     let (path, data) = h.file("sts.mp4", 1536 * 1024);
     let id = h.add(&path);
     h.engine.start().unwrap();
@@ -90,13 +131,18 @@ async fn mode2_sts_expiry_then_resume_with_token() {
 
     h.sim.expire_tokens();
     h.events
-        .wait_for("token_expired", |ev| ev.iter().any(|e| matches!(e, Event::TokenExpired { file } if file.id == id)))
+        .wait_for("token_expired", |ev| {
+            ev.iter()
+                .any(|e| matches!(e, Event::TokenExpired { file } if file.id == id))
+        })
         .await;
     let fresh = h.sim.issue_sts_credentials(Duration::from_secs(3600));
-    h.sim.throttle(ThrottleSettings { bandwidth: None, latency_ms: 0 });
-    h.engine
-        .resume_with_token(fresh.access_key_id, fresh.access_key_secret, Some(fresh.security_token), None)
-        .unwrap();
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 0,
+    });
+    let (ak, sk, token) = parts(fresh);
+    h.engine.resume_with_token(ak, sk, token, None).unwrap();
     h.events.wait_succeeded(&id).await;
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
     assert_eq!(h.sim.stats().multipart_uploads_initiated, 1);
@@ -109,14 +155,17 @@ struct SimProvider {
 }
 
 impl CredentialProvider for SimProvider {
-    fn fetch(&self, _request: CredentialRequest) -> futures_util::future::BoxFuture<'static, Result<ProvidedCredentials, String>> {
+    fn fetch(
+        &self,
+        _request: CredentialRequest,
+    ) -> futures_util::future::BoxFuture<'static, Result<ProvidedCredentials, String>> {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let c = self.sim.issue_sts_credentials(Duration::from_secs(3600));
         async move {
             Ok(ProvidedCredentials::StsToken {
+                access_key_secret: c.access_key_secret.expose().to_owned(),
+                security_token: c.security_token.as_ref().map(|t| t.expose().to_owned()),
                 access_key_id: c.access_key_id,
-                access_key_secret: c.access_key_secret,
-                security_token: Some(c.security_token),
                 expiration: None,
             })
         }
@@ -129,19 +178,44 @@ impl CredentialProvider for SimProvider {
 async fn provider_renews_without_token_expired() {
     let h = Harness::new(|_| {}).await;
     let first = h.sim.issue_sts_credentials(Duration::from_secs(3600));
-    h.engine.set_sts_token(first.access_key_id, first.access_key_secret, Some(first.security_token), None).unwrap();
-    let provider = Arc::new(SimProvider { sim: h.sim.clone(), calls: Default::default() });
+    let (ak, sk, token) = parts(first);
+    h.engine.set_sts_token(ak, sk, token, None).unwrap();
+    let provider = Arc::new(SimProvider {
+        sim: h.sim.clone(),
+        calls: Default::default(),
+    });
     h.engine.set_credential_provider(Some(provider.clone()));
-    h.sim.throttle(ThrottleSettings { bandwidth: Some(512 * 1024), latency_ms: 0 });
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: Some(512 * 1024),
+        latency_ms: 0,
+    });
     let (path, data) = h.file("provided.mp4", 1024 * 1024);
     let id = h.add(&path);
     h.engine.start().unwrap();
     h.events.wait_progress(&id, 200 * 1024).await;
     h.sim.expire_tokens();
-    h.sim.throttle(ThrottleSettings { bandwidth: None, latency_ms: 0 });
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 0,
+    });
     h.events.wait_succeeded(&id).await;
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
-    assert_eq!(h.events.count(|e| matches!(e, Event::TokenExpired { .. })), 0, "{:?}", h.events.summary());
+    assert_eq!(
+        h.events.count(|e| matches!(e, Event::TokenExpired { .. })),
+        0,
+        "{:?}",
+        h.events.summary()
+    );
     assert!(provider.calls.load(std::sync::atomic::Ordering::SeqCst) >= 1);
     assert_eq!(h.sim.stats().multipart_uploads_initiated, 1);
+}
+
+/// The strings an app would hand over from its STS response.
+fn parts(c: Credentials) -> (String, String, Option<String>) {
+    let token = c.security_token.as_ref().map(|t| t.expose().to_owned());
+    (
+        c.access_key_id,
+        c.access_key_secret.expose().to_owned(),
+        token,
+    )
 }

@@ -20,7 +20,11 @@ async fn missing_file_is_a_typed_error() {
     h.use_account_key();
     let err = h
         .engine
-        .add_file(h.dir.path().join("nope.mp4"), UploadTarget::Video, Default::default())
+        .add_file(
+            h.dir.path().join("nope.mp4"),
+            UploadTarget::Video,
+            Default::default(),
+        )
         .unwrap_err();
     assert!(matches!(err, Error::File { .. }), "{err:?}");
     assert_eq!(err.code(), "FileNotExist");
@@ -68,7 +72,25 @@ async fn invalid_configuration_is_refused() {
         Err(e) => panic!("wrong error {e:?}"),
         Ok(_) => panic!("accepted"),
     };
-    assert!(bad(Config { part_size: 1000, ..Config::default() }).contains("part_size"));
-    assert!(bad(Config { parallel_parts: 0, ..Config::default() }).contains("parallel_parts"));
-    assert!(bad(Config { vod_endpoint: Some("http://127.0.0.1:1".into()), ..Config::default() }).contains("http"));
+    assert!(
+        bad(Config {
+            part_size: 1000,
+            ..Config::default()
+        })
+        .contains("part_size")
+    );
+    assert!(
+        bad(Config {
+            parallel_parts: 0,
+            ..Config::default()
+        })
+        .contains("parallel_parts")
+    );
+    assert!(
+        bad(Config {
+            vod_endpoint: Some("http://127.0.0.1:1".into()),
+            ..Config::default()
+        })
+        .contains("http")
+    );
 }

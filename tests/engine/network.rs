@@ -6,7 +6,12 @@ use vod_upload::{Event, FileStatus, NetworkPolicy, NetworkState, NetworkType, Wa
 use crate::common::*;
 
 fn net(network_type: NetworkType, metered: bool) -> NetworkState {
-    NetworkState { network_type, metered, roaming: false, validated: true }
+    NetworkState {
+        network_type,
+        metered,
+        roaming: false,
+        validated: true,
+    }
 }
 
 /// Wi-Fi only (the default): cellular stops traffic at once, Wi-Fi resumes by itself, and
@@ -16,7 +21,10 @@ async fn cellular_stops_traffic_and_wifi_resumes_it() {
     let h = Harness::new(|_| {}).await;
     h.use_account_key();
     h.engine.set_network_state(net(NetworkType::Wifi, false));
-    h.sim.throttle(ThrottleSettings { bandwidth: Some(512 * 1024), latency_ms: 0 });
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: Some(512 * 1024),
+        latency_ms: 0,
+    });
     let (path, data) = h.file("commute.mp4", 2 * 1024 * 1024);
     let id = h.add(&path);
     h.engine.start().unwrap();
@@ -24,10 +32,21 @@ async fn cellular_stops_traffic_and_wifi_resumes_it() {
 
     h.engine.set_network_state(net(NetworkType::Cellular, true));
     let info = h.engine.file(&id).unwrap();
-    assert_eq!((info.status, info.waiting), (FileStatus::Waiting, Some(WaitingReason::Network)));
+    assert_eq!(
+        (info.status, info.waiting),
+        (FileStatus::Waiting, Some(WaitingReason::Network))
+    );
     h.events
         .wait_for("waiting(network)", |ev| {
-            ev.iter().any(|e| matches!(e, Event::Waiting { reason: WaitingReason::Network, .. }))
+            ev.iter().any(|e| {
+                matches!(
+                    e,
+                    Event::Waiting {
+                        reason: WaitingReason::Network,
+                        ..
+                    }
+                )
+            })
         })
         .await;
     // From here on the engine sends nothing new: no request arrives, and the server reads at
@@ -36,16 +55,29 @@ async fn cellular_stops_traffic_and_wifi_resumes_it() {
     let window = tokio::time::Instant::now() + Duration::from_millis(1500);
     while tokio::time::Instant::now() < window {
         let now = h.sim.stats();
-        assert_eq!(now.requests, before.requests, "a request was sent on cellular");
-        assert!(now.bytes_received - before.bytes_received <= 3 * 100 * 1024, "bytes beyond what was in flight");
+        assert_eq!(
+            now.requests, before.requests,
+            "a request was sent on cellular"
+        );
+        assert!(
+            now.bytes_received - before.bytes_received <= 3 * 100 * 1024,
+            "bytes beyond what was in flight"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    h.sim.throttle(ThrottleSettings { bandwidth: None, latency_ms: 0 });
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 0,
+    });
     h.engine.set_network_state(net(NetworkType::Wifi, false));
     h.events.wait_succeeded(&id).await;
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
-    assert_eq!(h.events.count(|e| matches!(e, Event::Retry { .. } | Event::Failed { .. })), 0);
+    assert_eq!(
+        h.events
+            .count(|e| matches!(e, Event::Retry { .. } | Event::Failed { .. })),
+        0
+    );
     assert_progress_sane(&h.events.all(), &id);
 }
 
@@ -63,7 +95,10 @@ async fn nothing_starts_while_the_network_is_disallowed_and_policy_changes_apply
         })
         .await;
     assert_eq!(h.sim.stats().requests, 0, "nothing was sent on cellular");
-    assert_eq!(h.engine.file(&id).unwrap().waiting, Some(WaitingReason::Network));
+    assert_eq!(
+        h.engine.file(&id).unwrap().waiting,
+        Some(WaitingReason::Network)
+    );
     // Switching the policy to "any network" lets it go on cellular.
     h.engine.set_network_policy(NetworkPolicy::Any);
     h.events.wait_succeeded(&id).await;
@@ -72,7 +107,9 @@ async fn nothing_starts_while_the_network_is_disallowed_and_policy_changes_apply
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cellular_budget_pauses_when_spent() {
-    let h = Harness::new(|c| c.network_policy = NetworkPolicy::CellularBudget { bytes: 250 * 1024 }).await;
+    let h =
+        Harness::new(|c| c.network_policy = NetworkPolicy::CellularBudget { bytes: 250 * 1024 })
+            .await;
     h.use_account_key();
     h.engine.set_network_state(net(NetworkType::Cellular, true));
     let (path, data) = h.file("budget.mp4", 1024 * 1024);
@@ -80,7 +117,15 @@ async fn cellular_budget_pauses_when_spent() {
     h.engine.start().unwrap();
     h.events
         .wait_for("waiting(network) after the budget", |ev| {
-            ev.iter().any(|e| matches!(e, Event::Waiting { reason: WaitingReason::Network, .. }))
+            ev.iter().any(|e| {
+                matches!(
+                    e,
+                    Event::Waiting {
+                        reason: WaitingReason::Network,
+                        ..
+                    }
+                )
+            })
         })
         .await;
     let info = h.engine.file(&id).unwrap();

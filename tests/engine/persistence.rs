@@ -8,7 +8,10 @@ const PART: u64 = 100 * 1024;
 
 async fn upload_part_way(h: &Harness, name: &str, size: usize) -> (String, Vec<u8>) {
     h.use_account_key();
-    h.sim.throttle(ThrottleSettings { bandwidth: Some(768 * 1024), latency_ms: 0 });
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: Some(768 * 1024),
+        latency_ms: 0,
+    });
     let (path, data) = h.file(name, size);
     let id = h.add(&path);
     h.engine.start().unwrap();
@@ -24,22 +27,40 @@ async fn reopened_engine_resumes_without_resending_parts() {
     let mut h = Harness::new(|_| {}).await;
     let (id, data) = upload_part_way(&h, "killed.mp4", 2 * 1024 * 1024).await;
     h.reopen();
-    h.sim.throttle(ThrottleSettings { bandwidth: None, latency_ms: 0 });
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 0,
+    });
 
-    let restored = h.engine.file(&id).expect("queue restored from the database");
+    let restored = h
+        .engine
+        .file(&id)
+        .expect("queue restored from the database");
     assert_eq!(restored.status, FileStatus::Ready);
-    assert!(restored.bytes_uploaded > 0, "checkpointed bytes are reported");
+    assert!(
+        restored.bytes_uploaded > 0,
+        "checkpointed bytes are reported"
+    );
     assert!(restored.video_id.is_some(), "the VOD video is remembered");
     h.use_account_key();
     h.engine.start().unwrap();
     let result = h.events.wait_succeeded(&id).await;
-    assert_eq!(result.video_id, restored.video_id, "the same video continued");
+    assert_eq!(
+        result.video_id, restored.video_id,
+        "the same video continued"
+    );
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
 
     let stats = h.sim.stats();
     let parts = (data.len() as u64).div_ceil(PART);
-    assert_eq!(stats.multipart_uploads_initiated, 1, "the same multipart upload continued");
-    assert_eq!(stats.parts_uploaded, parts, "no part reached the server twice");
+    assert_eq!(
+        stats.multipart_uploads_initiated, 1,
+        "the same multipart upload continued"
+    );
+    assert_eq!(
+        stats.parts_uploaded, parts,
+        "no part reached the server twice"
+    );
     let resent = stats.bytes_received.saturating_sub(data.len() as u64);
     println!("bytes re-sent after the engine was dropped mid-upload: {resent}");
     assert!(resent <= 3 * PART + 64 * 1024, "re-sent {resent} bytes");
@@ -64,13 +85,20 @@ async fn part_on_server_but_missing_from_ledger_is_not_resent() {
         println!("removed part {} from the ledger", lost.part_number);
     }
     h.reopen();
-    h.sim.throttle(ThrottleSettings { bandwidth: None, latency_ms: 0 });
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 0,
+    });
     h.use_account_key();
     h.engine.start().unwrap();
     h.events.wait_succeeded(&id).await;
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
     let parts = (data.len() as u64).div_ceil(PART);
-    assert_eq!(h.sim.stats().parts_uploaded, parts, "the unrecorded part was not sent again");
+    assert_eq!(
+        h.sim.stats().parts_uploaded,
+        parts,
+        "the unrecorded part was not sent again"
+    );
 }
 
 /// The file changed on disk between two runs: its upload restarts cleanly and the object is
@@ -84,7 +112,10 @@ async fn file_changed_between_runs_restarts_cleanly() {
     let new: Vec<u8> = (0..1100 * 1024).map(|i| (i % 251) as u8).collect();
     std::fs::write(&path, &new).unwrap();
     h.reopen();
-    h.sim.throttle(ThrottleSettings { bandwidth: None, latency_ms: 0 });
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 0,
+    });
     h.use_account_key();
     h.engine.start().unwrap();
     let result = h.events.wait_succeeded(&id).await;
@@ -97,15 +128,30 @@ async fn file_changed_between_runs_restarts_cleanly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_database_is_moved_aside() {
     let h = Harness::new(|_| {}).await;
-    h.engine.shutdown();
-    let db = h.config.database_path.clone().unwrap();
-    std::fs::write(&db, b"this is not a database, it is garbage garbage garbage garbage").unwrap();
-    let (engine, _events) = open_engine(&h.config);
+    // A database no connection has open, as after a crash that corrupted it.
+    let db = h.dir.path().join("corrupt.db");
+    std::fs::write(
+        &db,
+        b"this is not a database, it is garbage garbage garbage garbage",
+    )
+    .unwrap();
+    let config = vod_upload::Config {
+        database_path: Some(db),
+        ..h.config.clone()
+    };
+    let (engine, _events) = open_engine(&config);
     let moved = engine.recovered_database().expect("recovery reported");
     assert!(moved.exists());
     assert!(engine.list_files().is_empty());
     let (p, _) = h.file("fresh.mp4", 1000);
-    engine.add_file(p, vod_upload::UploadTarget::Video, Default::default()).unwrap();
+    engine
+        .add_file(p, vod_upload::UploadTarget::Video, Default::default())
+        .unwrap();
     assert_eq!(engine.list_files().len(), 1);
-    assert!(!h.events.all().iter().any(|e| matches!(e, Event::Failed { .. })));
+    assert!(
+        !h.events
+            .all()
+            .iter()
+            .any(|e| matches!(e, Event::Failed { .. }))
+    );
 }

@@ -35,7 +35,11 @@ async fn ten_files_upload_in_order_then_all_done() {
         })
         .collect();
     h.engine.start().unwrap();
-    h.events.wait_for("all_done", |ev| ev.iter().any(|e| matches!(e, Event::AllDone))).await;
+    h.events
+        .wait_for("all_done", |ev| {
+            ev.iter().any(|e| matches!(e, Event::AllDone))
+        })
+        .await;
 
     let started: Vec<String> = h
         .events
@@ -51,10 +55,25 @@ async fn ten_files_upload_in_order_then_all_done() {
     assert_eq!(succeeded, 10);
     assert_eq!(h.events.count(|e| matches!(e, Event::AllDone)), 1);
     // all_done comes after every success
-    let last = h.events.all().into_iter().rposition(|e| matches!(e, Event::Succeeded { .. })).unwrap();
-    let done = h.events.all().into_iter().position(|e| matches!(e, Event::AllDone)).unwrap();
+    let last = h
+        .events
+        .all()
+        .into_iter()
+        .rposition(|e| matches!(e, Event::Succeeded { .. }))
+        .unwrap();
+    let done = h
+        .events
+        .all()
+        .into_iter()
+        .position(|e| matches!(e, Event::AllDone))
+        .unwrap();
     assert!(done > last);
-    assert!(h.engine.list_files().iter().all(|f| f.status == FileStatus::Succeeded));
+    assert!(
+        h.engine
+            .list_files()
+            .iter()
+            .all(|f| f.status == FileStatus::Succeeded)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,10 +81,19 @@ async fn image_upload_gets_an_image_url() {
     let h = Harness::new(|_| {}).await;
     h.use_account_key();
     let (path, data) = h.file("cover.jpg", 300 * 1024);
-    let id = h.engine.add_file(path, UploadTarget::Image, Default::default()).unwrap();
+    let id = h
+        .engine
+        .add_file(path, UploadTarget::Image, Default::default())
+        .unwrap();
     h.engine.start().unwrap();
     let result = h.events.wait_succeeded(&id).await;
-    assert!(result.image_url.as_deref().is_some_and(|u| u.starts_with("http")), "{result:?}");
+    assert!(
+        result
+            .image_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("http")),
+        "{result:?}"
+    );
     assert!(result.video_id.is_none());
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
 }
@@ -80,9 +108,22 @@ async fn own_bucket_object_upload() {
         bucket: "my-own-bucket".into(),
         object: "uploads/raw movie.mov".into(),
     };
-    let id = h.engine.add_file(path, target, vod_upload::VodInfo { title: Some("t".into()), ..Default::default() }).unwrap();
+    let id = h
+        .engine
+        .add_file(
+            path,
+            target,
+            vod_upload::VodInfo {
+                title: Some("t".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     h.engine.start().unwrap();
     let result = h.events.wait_succeeded(&id).await;
     assert_eq!(result.object, "uploads/raw movie.mov");
-    assert_eq!(get_object(&h.sim, "my-own-bucket", "uploads/raw movie.mov").await, data);
+    assert_eq!(
+        get_object(&h.sim, "my-own-bucket", "uploads/raw movie.mov").await,
+        data
+    );
 }
