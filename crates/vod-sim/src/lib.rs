@@ -12,6 +12,15 @@
 //! credentials, like the real services. Objects and parts live on disk under the data directory
 //! and are streamed in both directions, so GiB uploads do not grow the simulator's memory.
 //!
+//! The admin API (see the crate README for the full contract):
+//!
+//! * `GET /_sim/stats` ([`SimStats`]), `GET /_sim/info` ([`SimInfo`]);
+//! * `POST /_sim/faults` ([`FaultRules`]), `GET /_sim/faults`, `DELETE /_sim/faults`;
+//! * `POST /_sim/expire-tokens`;
+//! * `POST /_sim/throttle` ([`ThrottleSettings`]), `GET /_sim/throttle`.
+//!
+//! Every admin call has a [`Simulator`] method for in-process use.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), vod_sim::SimError> {
 //! let sim = vod_sim::Simulator::start(vod_sim::SimConfig::default()).await?;
@@ -245,6 +254,11 @@ impl Simulator {
     /// Replaces the fault rules (same as `POST /_sim/faults`).
     pub fn set_faults(&self, rules: Vec<FaultRule>) {
         self.shared.faults.set(rules);
+    }
+
+    /// The current fault rules, with the counts left (same as `GET /_sim/faults`).
+    pub fn faults(&self) -> Vec<FaultRule> {
+        self.shared.faults.current()
     }
 
     /// Removes every fault rule (same as `DELETE /_sim/faults`).

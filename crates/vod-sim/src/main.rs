@@ -17,7 +17,8 @@ struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    /// Directory for objects and parts (default: a temporary directory, removed on exit).
+    /// Directory for objects and parts (default: a temporary directory, removed on exit). Its
+    /// `blobs/` subdirectory is emptied on start: nothing is kept across runs.
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Account AccessKeyId (generated when absent).
