@@ -1,6 +1,8 @@
 //! Which credential mode a command runs in, from flags and the environment.
 
-use vod_upload::protocol::credentials::Secret;
+use std::time::SystemTime;
+
+use vod_upload::protocol::credentials::{Secret, UploadAddress, UploadAuth};
 
 use crate::cli::CredentialArgs;
 use crate::failure::Failure;
@@ -40,6 +42,10 @@ impl Mode {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Mode, Failure> {
         if let (Some(auth), Some(address)) = (&args.upload_auth, &args.upload_address) {
+            // Checked here so that a bad pair is refused before anything is queued.
+            let bad = |e: vod_upload::Error| Failure::usage(format!("{}: {e}", e.code()));
+            UploadAuth::decode(auth, SystemTime::now()).map_err(bad)?;
+            UploadAddress::decode(address).map_err(bad)?;
             return Ok(Mode::UploadAuth {
                 auth: Secret::new(auth.clone()),
                 address: address.clone(),

@@ -669,6 +669,23 @@ fn usage_errors_exit_2_and_never_echo_secrets() {
             "a secret was printed: {text}"
         );
     }
+    let bogus = "eyJBY2Nlc3NLZXlTZWNyZXQiOiJoaWRkZW4ifQ==SECRETISH";
+    let out = run(&[
+        s("upload"),
+        s("--upload-auth"),
+        s(bogus),
+        s("--upload-address"),
+        s(bogus),
+        p(&f),
+    ]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(out.stderr.contains("MissingArgument"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("SECRETISH") && !out.stderr.contains("hidden"),
+        "{}",
+        out.stderr
+    );
+
     let out = run(&[s("upload"), s("--part-size"), s("1K"), p(&f)]);
     assert_eq!(out.code(), 2, "{}", out.stderr);
     assert!(out.stderr.contains("part_size"), "{}", out.stderr);

@@ -101,6 +101,9 @@ pub fn bin() -> Command {
         c.env_remove(v);
     }
     c.env_remove("RUST_LOG");
+    // A run without --state-db must never touch the real user's data directory.
+    let data = std::env::temp_dir().join("vod-upload-cli-tests-data");
+    c.env("XDG_DATA_HOME", &data).env("HOME", &data);
     c
 }
 
