@@ -151,14 +151,14 @@ pub async fn clear(args: ClearArgs) -> Result<Exit, Failure> {
             }
             o.emit();
         } else {
-            eprintln!("removed {name} [{}]{text}", status_name(r.status));
+            println!("removed {name} [{}]{text}", status_name(r.status));
         }
     }
     store
         .clear_files()
         .map_err(|e| Failure::engine("cannot clear the state database", &e))?;
     if !args.json {
-        eprintln!(
+        println!(
             "cleared {} upload(s) from {}: {aborted} multipart upload(s) aborted, {left_open} left open",
             rows.len(),
             path.display()
