@@ -132,6 +132,8 @@ pub struct FileInfo {
     pub video_id: Option<String>,
     pub image_url: Option<String>,
     pub last_error: Option<FileError>,
+    /// CRC-64/XZ of the uploaded object, once the file succeeded.
+    pub crc64: Option<u64>,
     pub added_at: SystemTime,
 }
 

@@ -440,9 +440,10 @@ impl Engine {
         let abort = {
             let mut st = self.inner.lock();
             let idx = st.index_of(id)?;
+            let sts = st.sts.clone();
             let mut e = st.files.remove(idx);
             e.stop_run();
-            e.abort_info(&self.inner.store)
+            e.abort_info(&self.inner.store, sts)
         };
         self.inner.store.delete_file(id)?;
         self.inner.abort_in_background(abort);
@@ -455,6 +456,7 @@ impl Engine {
     pub fn cancel_file(&self, id: &str, keep_upload: bool) -> Result<()> {
         let abort = {
             let mut st = self.inner.lock();
+            let sts = st.sts.clone();
             let e = st.entry_mut(id)?;
             if e.info.status == FileStatus::Succeeded {
                 return Err(Error::InvalidArgument(format!(
@@ -467,7 +469,7 @@ impl Engine {
             let abort = if keep_upload {
                 None
             } else {
-                e.abort_info(&self.inner.store)
+                e.abort_info(&self.inner.store, sts)
             };
             self.inner
                 .store
@@ -544,11 +546,12 @@ impl Engine {
     pub fn clear_files(&self) -> Result<()> {
         let aborts: Vec<_> = {
             let mut st = self.inner.lock();
+            let sts = st.sts.clone();
             st.files
                 .drain(..)
                 .map(|mut e| {
                     e.stop_run();
-                    e.abort_info(&self.inner.store)
+                    e.abort_info(&self.inner.store, sts.clone())
                 })
                 .collect()
         };
@@ -886,6 +889,7 @@ impl Entry {
             video_id: row.video_id,
             image_url: row.image_url,
             last_error: row.last_error,
+            crc64: row.crc64,
             added_at: row.added_at,
         };
         Entry {
@@ -919,9 +923,9 @@ impl Entry {
         }
     }
 
-    fn abort_info(&self, store: &Store) -> Option<worker::AbortInfo> {
+    fn abort_info(&self, store: &Store, sts: Option<Credentials>) -> Option<worker::AbortInfo> {
         let session = store.get_session(&self.info.id).ok().flatten();
-        worker::AbortInfo::new(self, session)
+        worker::AbortInfo::new(self, session, sts)
     }
 }
 

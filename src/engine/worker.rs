@@ -54,6 +54,7 @@ pub(crate) async fn run(inner: &Arc<Inner>, id: &str, generation: u64) {
             e.info.bucket = Some(result.bucket.clone());
             e.info.object = Some(result.object.clone());
             e.info.last_error = None;
+            e.info.crc64 = Some(result.crc64);
             e.auth = None;
             if let Err(err) = inner.store.set_result(id, &result) {
                 tracing::error!("cannot record the result of {id}: {err}");
@@ -636,7 +637,18 @@ impl FileCtx {
         fp: Fingerprint,
     ) -> Result<u64> {
         let total = fp.size;
-        let (upload_id, part_size, ledger) = self.session(loc, ticket, &fp).await?;
+        let (upload_id, part_size, ledger) = match self.session(loc, ticket, &fp).await? {
+            SessionState::Ready {
+                upload_id,
+                part_size,
+                ledger,
+            } => (upload_id, part_size, ledger),
+            SessionState::Completed { crc } => {
+                tracing::info!(file = %self.id, "object was completed before a restart; not uploading again");
+                self.inner.store.delete_session(&self.id)?;
+                return Ok(crc);
+            }
+        };
         let count = total.div_ceil(part_size);
         let part_len = move |n: u64| part_size.min(total - (n - 1) * part_size);
         let mut done: std::collections::BTreeMap<u32, PartRecord> =
@@ -735,17 +747,48 @@ impl FileCtx {
         Ok(crc)
     }
 
+    /// Whether the object at `loc` is exactly what `ledger` describes (every part of the file,
+    /// same size and combined CRC-64), i.e. an earlier run completed it.
+    async fn completed_before(
+        &self,
+        loc: &OssLocation,
+        ledger: &[PartRecord],
+        part_size: u64,
+        total: u64,
+    ) -> Option<u64> {
+        let count = total.div_ceil(part_size);
+        let complete = ledger.len() as u64 == count
+            && ledger
+                .iter()
+                .enumerate()
+                .all(|(i, p)| p.part_number as u64 == i as u64 + 1);
+        if !complete {
+            return None;
+        }
+        let crc = ledger
+            .iter()
+            .fold(0, |acc, p| crc64::combine(acc, p.crc64, p.size));
+        let auth = self.oss_auth().ok()?;
+        let meta = self.inner.oss.head_object(loc, &auth).await.ok()?;
+        (meta.size == total && meta.crc64 == Some(crc)).then_some(crc)
+    }
+
     /// Loads or creates the multipart session, reconciles its ledger with the server, and
-    /// returns (upload id, part size, finished parts).
+    /// returns the upload id, part size and finished parts (or that the object is complete).
     async fn session(
         &self,
         loc: &OssLocation,
         ticket: &FileAuth,
         fp: &Fingerprint,
-    ) -> Result<(String, u64, Vec<PartRecord>)> {
-        let part_size = effective_part_size(self.inner.config.part_size, fp.size);
+    ) -> Result<SessionState> {
         let store = &self.inner.store;
         let mut session = store.get_session(&self.id)?;
+        // A checkpoint keeps its part size (the configuration may have changed since), as long
+        // as it is still a valid one for this file.
+        let part_size = match &session {
+            Some(s) if part_size_fits(s.part_size, fp.size) => s.part_size,
+            _ => effective_part_size(self.inner.config.part_size, fp.size),
+        };
         if let Some(s) = &session
             && (s.bucket != loc.bucket
                 || s.object != loc.key
@@ -798,6 +841,14 @@ impl FileCtx {
                     ledger = self.reconcile(ledger, &listed, part_size, fp.size).await?;
                 }
                 Err(e) if e.class(true) == ErrorClass::RestartUpload => {
+                    // Killed after CompleteMultipartUpload but before the result was recorded:
+                    // the object is there, and the full ledger proves it is ours.
+                    if let Some(crc) = self
+                        .completed_before(loc, &ledger, part_size, fp.size)
+                        .await
+                    {
+                        return Ok(SessionState::Completed { crc });
+                    }
                     store.delete_parts(&self.id)?;
                     ledger.clear();
                     session.upload_id = None;
@@ -826,7 +877,11 @@ impl FileCtx {
                 u
             }
         };
-        Ok((upload_id, part_size, ledger))
+        Ok(SessionState::Ready {
+            upload_id,
+            part_size,
+            ledger,
+        })
     }
 
     /// The parts both sides agree on: ledger parts the server still has (same ETag), plus
@@ -1050,15 +1105,43 @@ impl FileCtx {
     }
 }
 
+/// A multipart session ready to upload into, or proof that an earlier run completed it.
+enum SessionState {
+    Ready {
+        upload_id: String,
+        part_size: u64,
+        ledger: Vec<PartRecord>,
+    },
+    Completed {
+        crc: u64,
+    },
+}
+
+/// A part size OSS accepts for a file of `size` bytes.
+fn part_size_fits(part_size: u64, size: u64) -> bool {
+    use crate::model::limits::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE};
+    (MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) && size.div_ceil(part_size) <= MAX_PARTS
+}
+
 /// What is needed to abort a file's multipart upload after its entry is gone.
 pub(crate) struct AbortInfo {
     loc: OssLocation,
-    auth: FileAuth,
     upload_id: String,
+    /// The file's current OSS credentials, if it has any in this run.
+    auth: Option<UploadAuth>,
+    /// Otherwise (after a restart) the mode-2 key: used directly for own-bucket targets, or to
+    /// get the video's credentials again with RefreshUploadVideo.
+    sts: Option<Credentials>,
+    target: UploadTarget,
+    video_id: Option<String>,
 }
 
 impl AbortInfo {
-    pub(crate) fn new(entry: &Entry, session: Option<Session>) -> Option<AbortInfo> {
+    pub(crate) fn new(
+        entry: &Entry,
+        session: Option<Session>,
+        sts: Option<Credentials>,
+    ) -> Option<AbortInfo> {
         let s = session?;
         Some(AbortInfo {
             loc: OssLocation {
@@ -1066,22 +1149,53 @@ impl AbortInfo {
                 bucket: s.bucket,
                 key: s.object,
             },
-            auth: entry.auth.clone()?,
             upload_id: s.upload_id?,
+            auth: entry.auth.as_ref().map(|a| a.auth.clone()),
+            sts,
+            target: entry.info.target.clone(),
+            video_id: s.video_id.or_else(|| entry.info.video_id.clone()),
         })
     }
 }
 
+/// Aborts a multipart upload on the server, so no parts are left billed. Best effort: a failure
+/// is logged (OSS lifecycle rules clean up what remains).
 pub(crate) async fn abort_upload(inner: &Arc<Inner>, a: AbortInfo) {
-    let region = a
-        .auth
-        .auth
+    let auth = match (a.auth, &a.sts, &a.target, &a.video_id) {
+        (Some(auth), ..) => Some(auth),
+        (None, Some(sts), UploadTarget::Object { .. }, _) => Some(UploadAuth {
+            credentials: sts.clone(),
+            region: None,
+        }),
+        (None, Some(sts), UploadTarget::Video, Some(video_id)) => {
+            match inner.vod.refresh_upload_video(sts, video_id).await {
+                Ok(t) if t.upload_address.file_name == a.loc.key => Some(t.upload_auth),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::info!(
+                        "cannot get credentials to abort upload {}: {e}",
+                        a.upload_id
+                    );
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let Some(auth) = auth else {
+        tracing::info!(
+            "no credentials to abort multipart upload {}; left to OSS lifecycle rules",
+            a.upload_id
+        );
+        return;
+    };
+    let region = auth
         .region
         .clone()
         .or_else(|| crate::protocol::sign::region_from_endpoint(&a.loc.endpoint))
         .unwrap_or_else(|| inner.config.region.clone());
     let auth = OssAuth {
-        credentials: a.auth.auth.credentials,
+        credentials: auth.credentials,
         version: inner.config.signature_version,
         region,
     };

@@ -1,6 +1,12 @@
+use std::time::{Duration, SystemTime};
+
 use vod_sim::ThrottleSettings;
-use vod_upload::store::Store;
-use vod_upload::{Event, FileStatus};
+use vod_upload::protocol::SignatureVersion;
+use vod_upload::store::{Fingerprint, NewFile, PartRecord, Session, Store};
+use vod_upload::transport::http::{HttpConfig, build_client};
+use vod_upload::transport::oss::{OssAuth, OssClient, OssLocation};
+use vod_upload::transport::vod::VodClient;
+use vod_upload::{Event, FileStatus, UploadTarget, VodInfo};
 
 use crate::common::*;
 
@@ -154,4 +160,194 @@ async fn corrupt_database_is_moved_aside() {
             .iter()
             .any(|e| matches!(e, Event::Failed { .. }))
     );
+}
+
+/// A checkpoint keeps its part size even when the engine is reopened with another one, so
+/// nothing is re-sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoint_keeps_its_part_size_across_configurations() {
+    let mut h = Harness::new(|_| {}).await;
+    let (id, data) = upload_part_way(&h, "resized.mp4", 1536 * 1024).await;
+    h.config.part_size = 256 * 1024;
+    h.reopen();
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 0,
+    });
+    h.use_account_key();
+    h.engine.start().unwrap();
+    let result = h.events.wait_succeeded(&id).await;
+    assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
+    let stats = h.sim.stats();
+    assert_eq!(stats.multipart_uploads_initiated, 1);
+    assert_eq!(stats.parts_uploaded, (data.len() as u64).div_ceil(PART));
+    // The result survives a restart too.
+    h.reopen();
+    assert_eq!(h.engine.file(&id).unwrap().crc64, Some(result.crc64));
+}
+
+/// Killed after CompleteMultipartUpload succeeded but before the result was recorded: the next
+/// run finds the upload gone, sees that the object matches the full ledger, and succeeds
+/// without sending the file again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completed_before_a_kill_is_not_uploaded_again() {
+    let h = Harness::new(|_| {}).await;
+    h.engine.shutdown();
+    let (path, data) = h.file("sealed.mp4", 350 * 1024);
+    let info = h.sim.info().clone();
+    let http = build_client(&HttpConfig {
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(30),
+        stall_timeout: Duration::from_secs(30),
+        allow_http: true,
+    })
+    .unwrap();
+    // What the killed run had done: a video, a multipart upload with every part, completed.
+    let account = h.sim.account_credentials();
+    let vod = VodClient::new(http.clone(), info.vod_endpoint.parse().unwrap());
+    let ticket = vod
+        .create_upload_video(
+            &account,
+            "sealed.mp4",
+            data.len() as u64,
+            &VodInfo::default(),
+        )
+        .await
+        .unwrap();
+    let oss = OssClient::new(
+        http,
+        HttpConfig {
+            allow_http: true,
+            ..HttpConfig::default()
+        },
+    );
+    let loc = OssLocation {
+        endpoint: ticket.upload_address.endpoint.clone(),
+        bucket: ticket.upload_address.bucket.clone(),
+        key: ticket.upload_address.file_name.clone(),
+    };
+    let auth = OssAuth {
+        credentials: ticket.upload_auth.credentials.clone(),
+        version: SignatureVersion::V1,
+        region: info.region.clone(),
+    };
+    let upload_id = oss
+        .initiate_multipart(&loc, &auth, "video/mp4", &[])
+        .await
+        .unwrap();
+    let mut parts = Vec::new();
+    for n in 1..=4u32 {
+        let offset = (n as u64 - 1) * PART;
+        let len = PART.min(data.len() as u64 - offset);
+        let p = oss
+            .upload_part(&loc, &auth, &upload_id, n, &path, offset, len, &|_| {})
+            .await
+            .unwrap();
+        parts.push(PartRecord {
+            part_number: n,
+            size: p.size,
+            etag: p.etag,
+            crc64: p.crc64,
+        });
+    }
+    let list: Vec<(u32, String)> = parts
+        .iter()
+        .map(|p| (p.part_number, p.etag.clone()))
+        .collect();
+    oss.complete_multipart(&loc, &auth, &upload_id, &list, &[])
+        .await
+        .unwrap();
+    let id = "killed-after-complete".to_string();
+    {
+        let store = Store::open(h.config.database_path.as_ref().unwrap()).unwrap();
+        store
+            .insert_file(&NewFile {
+                id: id.clone(),
+                path: path.clone(),
+                target: UploadTarget::Video,
+                vod_info: VodInfo::default(),
+                bytes_total: data.len() as u64,
+                added_at: SystemTime::now(),
+            })
+            .unwrap();
+        store.set_status(&id, FileStatus::Uploading, None).unwrap();
+        store
+            .update_target_info(
+                &id,
+                &loc.endpoint,
+                &loc.bucket,
+                &loc.key,
+                Some(&ticket.video_id),
+                None,
+            )
+            .unwrap();
+        store
+            .save_session(&Session {
+                file_id: id.clone(),
+                upload_id: Some(upload_id),
+                endpoint: loc.endpoint.clone(),
+                bucket: loc.bucket.clone(),
+                object: loc.key.clone(),
+                video_id: Some(ticket.video_id.clone()),
+                image_id: None,
+                image_url: None,
+                part_size: PART,
+                content_type: Some("video/mp4".into()),
+                fingerprint: Fingerprint::of(&path).unwrap(),
+                created_at: SystemTime::now(),
+                credentials_expire_at: None,
+            })
+            .unwrap();
+        for p in &parts {
+            store.record_part(&id, p).unwrap();
+        }
+    }
+    let before = h.sim.stats();
+    let (engine, events) = open_engine(&h.config);
+    let info_of = |e: &vod_upload::Engine| e.file(&id).unwrap();
+    assert_eq!(info_of(&engine).status, FileStatus::Ready);
+    engine
+        .set_sts_token(
+            info.access_key_id.clone(),
+            info.access_key_secret.clone(),
+            None,
+            None,
+        )
+        .unwrap();
+    engine.start().unwrap();
+    let result = events.wait_succeeded(&id).await;
+    assert_eq!(result.video_id.as_deref(), Some(ticket.video_id.as_str()));
+    assert_eq!(result.crc64, vod_upload::protocol::crc64::crc64(&data));
+    let after = h.sim.stats();
+    assert_eq!(
+        after.parts_uploaded, before.parts_uploaded,
+        "no part was sent again"
+    );
+    assert_eq!(
+        after.multipart_uploads_initiated,
+        before.multipart_uploads_initiated
+    );
+    assert_eq!(get_object(&h.sim, &loc.bucket, &loc.key).await, data);
+}
+
+/// After a restart the file has no credentials in memory; canceling it still aborts its
+/// multipart upload (mode 2 gets the video's credentials again), so no parts stay billed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_after_restart_aborts_the_upload() {
+    let mut h = Harness::new(|_| {}).await;
+    let (id, _) = upload_part_way(&h, "abandoned.mp4", 1024 * 1024).await;
+    h.reopen();
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 0,
+    });
+    h.use_account_key();
+    assert_eq!(h.sim.stats().multipart_uploads_in_progress, 1);
+    h.engine.cancel_file(&id, false).unwrap();
+    h.wait_until("the abort", |h| {
+        h.sim.stats().multipart_uploads_aborted == 1
+    })
+    .await;
+    assert_eq!(h.sim.stats().multipart_uploads_in_progress, 0);
+    assert_eq!(h.engine.file(&id).unwrap().status, FileStatus::Canceled);
 }

@@ -17,6 +17,7 @@ async fn mode2_video_upload_round_trip() {
     let info = h.engine.file(&id).unwrap();
     assert_eq!(info.status, FileStatus::Succeeded);
     assert_eq!(info.bytes_uploaded, data.len() as u64);
+    assert_eq!(info.crc64, Some(result.crc64));
     assert_eq!(h.read_back(&info).await, data, "object is byte-identical");
     let stored = h.sim.object_info(&result.bucket, &result.object).unwrap();
     assert_eq!(stored.crc64, result.crc64);
