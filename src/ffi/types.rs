@@ -246,6 +246,8 @@ pub struct FileInfo {
     pub video_id: Option<String>,
     pub image_url: Option<String>,
     pub last_error: Option<FileError>,
+    /// CRC-64/XZ (ECMA) of the uploaded object, once the file succeeded.
+    pub crc64: Option<u64>,
     pub added_at: SystemTime,
 }
 
@@ -266,6 +268,7 @@ impl From<model::FileInfo> for FileInfo {
             video_id: f.video_id,
             image_url: f.image_url,
             last_error: f.last_error.map(Into::into),
+            crc64: f.crc64,
             added_at: f.added_at,
         }
     }

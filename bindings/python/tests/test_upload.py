@@ -40,6 +40,7 @@ def test_queue_uploads_every_file_with_callbacks_on_background_threads(sim, clie
         file, result = ok[0][1], ok[0][2]
         size = (tmp_path / path).stat().st_size
         assert result.bytes == size and file.bytes_uploaded == size
+        assert file.crc64 == result.crc64
         steps = progress_of(events, file_id)
         assert steps and steps[-1] == (size, size)
         assert all(a[0] <= b[0] for a, b in zip(steps, steps[1:])), "progress is monotonic"

@@ -63,6 +63,7 @@ class ClientTest {
             val size = java.io.File(path).length().toULong()
             val ok = events.filterIsInstance<UploadEvent.Succeeded>().single { it.fileId == id }
             assertEquals(size, ok.result.bytes)
+            assertEquals(ok.result.crc64, ok.file.crc64)
             val steps = events.filterIsInstance<UploadEvent.Progress>().filter { it.fileId == id }
             assertEquals(size, steps.last().uploaded)
             assertTrue(steps.zipWithNext().all { (a, b) -> a.uploaded <= b.uploaded }, "monotonic progress")

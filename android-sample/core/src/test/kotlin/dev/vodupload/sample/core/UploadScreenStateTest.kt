@@ -18,7 +18,7 @@ class UploadScreenStateTest {
     private fun file(id: String, status: FileStatus = FileStatus.UPLOADING) = FileInfo(
         id = id, path = "/data/$id.mp4", target = UploadTarget.Video, vodInfo = VodInfo(), status = status,
         waiting = null, bytesUploaded = 0uL, bytesTotal = 100uL, endpoint = null, bucket = null, objectKey = null,
-        videoId = null, imageUrl = null, lastError = null, addedAt = Instant.EPOCH,
+        videoId = null, imageUrl = null, lastError = null, crc64 = null, addedAt = Instant.EPOCH,
     )
 
     private val result = UploadResult("vid-1", null, "http://oss", "bucket", "key", 100uL, 42uL)
