@@ -13,10 +13,14 @@ cargo fmt --all -- --check
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
-# One release build serves the Rust tests, the simulator, the CLI and the bindings.
+# One release build serves the Rust tests, the simulator, the CLI and the bindings. Every later
+# step reuses it (a build without --all-targets would resolve other dependency features and
+# compile the whole tree again).
 step "release build"
 cargo build --release --workspace --all-targets
 cargo build --release -p uniffi-bindgen
+export VOD_SIM_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/vod-sim"
+export VOD_UPLOAD_SKIP_BUILD=1
 
 step "Rust tests"
 cargo test --release --workspace
