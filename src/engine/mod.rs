@@ -583,22 +583,8 @@ impl Engine {
         let mut st = self.inner.lock();
         st.status = EngineStatus::Stopped;
         st.all_done_pending = false;
-        for i in 0..st.files.len() {
-            let e = &mut st.files[i];
-            if e.run.is_some()
-                || matches!(e.info.status, FileStatus::Waiting | FileStatus::Uploading)
-            {
-                e.stop_run();
-                e.info.status = FileStatus::Ready;
-                e.info.waiting = None;
-                self.inner.store.set_status(
-                    &e.info.id,
-                    FileStatus::Ready,
-                    e.info.last_error.as_ref(),
-                )?;
-            }
-        }
-        Ok(())
+        self.inner
+            .interrupt_active(&mut st, FileStatus::Ready, None)
     }
 
     /// Pauses every upload at once (no more bytes are sent); `resume` continues from the
@@ -612,26 +598,8 @@ impl Engine {
             )));
         }
         st.status = EngineStatus::Paused;
-        for i in 0..st.files.len() {
-            let e = &mut st.files[i];
-            if e.run.is_some()
-                || matches!(e.info.status, FileStatus::Waiting | FileStatus::Uploading)
-            {
-                e.stop_run();
-                e.info.status = FileStatus::Paused;
-                e.info.waiting = Some(WaitingReason::Paused);
-                self.inner.store.set_status(
-                    &e.info.id,
-                    FileStatus::Paused,
-                    e.info.last_error.as_ref(),
-                )?;
-                self.inner.events.send(Event::Waiting {
-                    file: e.info.clone(),
-                    reason: WaitingReason::Paused,
-                });
-            }
-        }
-        Ok(())
+        self.inner
+            .interrupt_active(&mut st, FileStatus::Paused, Some(WaitingReason::Paused))
     }
 
     /// Continues after `pause`.
@@ -798,6 +766,33 @@ impl Inner {
             st.all_done_pending = false;
             self.events.send(Event::AllDone);
         }
+    }
+
+    /// Cancels the runs of the files that are uploading or waiting and gives them `status`
+    /// (persisted), announcing `waiting` when there is one. Checkpoints are kept.
+    fn interrupt_active(
+        &self,
+        st: &mut State,
+        status: FileStatus,
+        waiting: Option<WaitingReason>,
+    ) -> Result<()> {
+        let active = |e: &Entry| {
+            e.run.is_some() || matches!(e.info.status, FileStatus::Waiting | FileStatus::Uploading)
+        };
+        for e in st.files.iter_mut().filter(|e| active(e)) {
+            e.stop_run();
+            e.info.status = status;
+            e.info.waiting = waiting.clone();
+            self.store
+                .set_status(&e.info.id, status, e.info.last_error.as_ref())?;
+            if let Some(reason) = &waiting {
+                self.events.send(Event::Waiting {
+                    file: e.info.clone(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Cancels in-flight work if the network policy forbids the current network, or restarts
