@@ -336,6 +336,14 @@ impl FileCtx {
                     .and_then(|s| s.video_id);
                 let known = video_id.or(session_video);
                 let name = file_name(&self.path);
+                let create = || {
+                    self.with_retry(|| {
+                        let size = self.total();
+                        self.inner
+                            .vod
+                            .create_upload_video(&sts, &name, size, &self.vod_info)
+                    })
+                };
                 let ticket = match known {
                     Some(v) => match self
                         .with_retry(|| self.inner.vod.refresh_upload_video(&sts, &v))
@@ -344,29 +352,11 @@ impl FileCtx {
                         Err(Error::Service(e)) if e.code == "InvalidVideo.NotFound" => {
                             tracing::info!(file = %self.id, "video {v} is gone; creating a new one");
                             self.inner.store.delete_session(&self.id)?;
-                            self.with_retry(|| {
-                                self.inner.vod.create_upload_video(
-                                    &sts,
-                                    &name,
-                                    self.total(),
-                                    &self.vod_info,
-                                )
-                            })
-                            .await?
+                            create().await?
                         }
                         other => other?,
                     },
-                    None => {
-                        self.with_retry(|| {
-                            self.inner.vod.create_upload_video(
-                                &sts,
-                                &name,
-                                self.total(),
-                                &self.vod_info,
-                            )
-                        })
-                        .await?
-                    }
+                    None => create().await?,
                 };
                 Ok(FileAuth {
                     auth: ticket.upload_auth,
