@@ -647,6 +647,8 @@ def main(argv):
             raise SystemExit(f"phase {ph} needs its file/binary argument")
     a.cut_links = [tuple(int(x) for x in c.split(":")) for c in a.cut_link] or [(40 * MiB, 0), (5_000_000, 50)]
 
+    # SIGTERM unwinds like Ctrl-C, so the simulator is stopped and the temporary files removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     a.work = Path(tempfile.mkdtemp(prefix="vod-bench-"))
     (a.work / "data").mkdir()
     sim = Sim(a.sim, a.work)
@@ -669,6 +671,16 @@ def main(argv):
                 runs += phase_kill(a, sim, tools)
             elif ph == "cut":
                 runs += phase_cut(a, sim)
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    except OSError:  # urllib's URLError included
+        if sim.proc.poll() is None:
+            raise
+        # The simulator went away (e.g. a Ctrl-C reached it first): say so, not a traceback.
+        tail = sim.log_path.read_bytes()[-2000:].decode(errors="replace")
+        log(f"vod-sim exited with status {sim.proc.returncode}; its log ends with:\n{tail}")
+        return 130 if sim.proc.returncode == -signal.SIGINT else 1
     finally:
         sim.stop()
         shutil.rmtree(a.work, ignore_errors=True)
