@@ -1,21 +1,37 @@
 #!/usr/bin/env python3
 """Benchmark harness: upload tools side by side against ONE running vod-sim.
 
-Started by bench/run.sh (which builds everything and makes the files). For every file and every
-run it starts each tool once (round-robin, so drift spreads evenly), with the same part size,
-parallelism and signature version, and measures from outside:
-  wall      process wall time (interpreter start and the VOD call included),
-  upload    the upload time the tool reports itself (its own clock around the upload),
-  cpu       user + sys CPU seconds of the process (os.wait4 rusage),
-  rss       peak resident set size of the process (ru_maxrss),
-  sent      bytes the simulator received during the run / file size (re-sent data shows here).
-Then it prints a table (medians over runs; RSS is the max) and can write every raw run as JSON.
+Started by bench/run.sh (which builds everything, makes the files and cleans up). Every tool gets
+the same file, part size, parallelism and signature version. Phases (--phases):
+
+  throughput  each file, --runs times, the tools in rotation (the starting tool shifts every run so
+              drift spreads evenly); measured from outside: wall time, user+sys CPU and peak RSS of
+              the process (os.wait4 rusage), bytes the simulator received, the simulator's own CPU,
+              and the rest of the machine's CPU (other processes) during the run. Throughput is
+              file size / the upload time the tool reports itself (after its VOD call for the
+              peers; from the engine's Started event, VOD call included, for vod-upload).
+  link        the simulator throttled (POST /_sim/throttle) to --link-bandwidth and --link-latency-ms:
+              each tool's achieved share of the link (throughput / link rate).
+  rss         peak RSS of one upload of each --rss-file (the throughput files count as well).
+  kill        bytes re-sent after kill -9 at random points: a tool is killed when the simulator
+              has received a random fraction of the file (the same fractions for every tool), then
+              run again with the same arguments and checkpoint until it succeeds.
+  cut         the engine only (the CLI and the peers have no network hook): examples/measure.rs
+              switches the engine from Wi-Fi to cellular (policy Wi-Fi only) mid-upload and times
+              the last byte the simulator receives.
+
+Tables go to stdout (Markdown), progress to stderr, every raw run to --json-out.
 """
 
 import argparse
+import datetime
 import json
 import os
+import platform
+import random
 import shlex
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -28,18 +44,30 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 MiB = 1024 * 1024
 GiB = 1024 * MiB
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+NCPU = os.cpu_count() or 1
+PEERS = ("vod-upload", "oss2", "aliyun-oss-go-sdk")  # tools with a checkpoint (the kill phase)
+CEILING = "plain-put"
 
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Tools
+# --------------------------------------------------------------------------------------------
 
 class Tool:
-    """One contender: how to build its command line and read its result line."""
+    """One contender: its command line (per file and work dir) and how to find its result line."""
 
     def __init__(self, name, command, result_line):
         self.name = name
-        self.command = command  # (ctx, file, workdir) -> argv
-        self.result_line = result_line  # stdout lines -> dict with bytes/seconds, or None
+        self.command = command  # (file, workdir) -> argv
+        self.result_line = result_line  # stdout lines -> dict with bytes/seconds/bucket/object
 
 
-def last_json(lines, pred=lambda d: True):
+def last_json(lines, pred):
     for line in reversed(lines):
         try:
             d = json.loads(line)
@@ -52,16 +80,12 @@ def last_json(lines, pred=lambda d: True):
 
 def make_tools(a):
     info_line = json.dumps(a.info)
-    tools = []
-
-    # ---------------------------------------------------------------------------------------
-    # SLOT: vod-upload (our CLI, issue 6). Runs only when the binary exists and `upload --help`
-    # works, so the harness is usable before the CLI lands.
-    # ---------------------------------------------------------------------------------------
-    if a.vod_upload and cli_ready(a.vod_upload):
-        tools.append(Tool(
+    tools = [
+        Tool(
             "vod-upload",
-            lambda ctx, f, wd: [
+            # Mode 2 with the account key, a state database per work dir (fresh per run; the same
+            # one for the re-runs after a kill).
+            lambda f, wd: [
                 a.vod_upload, "upload", "--json",
                 "--access-key-id", a.info["access_key_id"],
                 "--access-key-secret", a.info["access_key_secret"],
@@ -73,91 +97,97 @@ def make_tools(a):
                 str(f),
             ],
             lambda lines: last_json(lines, lambda d: d.get("event") == "succeeded"),
-        ))
-    elif a.vod_upload:
-        print(f"note: {a.vod_upload} is not a working `vod-upload upload`; its slot is skipped",
-              file=sys.stderr)
-
-    tools.append(Tool(
-        "oss2",
-        lambda ctx, f, wd: [
-            a.python, str(HERE / "peers" / "oss2_upload.py"), "--sim-info", info_line,
-            "--file", str(f), "--part-size", str(a.part_size), "--threads", str(a.parallel),
-            "--sig", a.sig, "--checkpoint-dir", str(wd),
-        ],
-        lambda lines: last_json(lines, lambda d: d.get("tool") == "oss2"),
-    ))
-    tools.append(Tool(
-        "aliyun-oss-go-sdk",
-        lambda ctx, f, wd: [
-            a.go_peer, "-sim-info", info_line, "-file", str(f), "-part-size", str(a.part_size),
-            "-threads", str(a.parallel), "-sig", a.sig, "-checkpoint-dir", str(wd),
-        ],
-        lambda lines: last_json(lines, lambda d: d.get("tool") == "aliyun-oss-go-sdk"),
-    ))
-    tools.append(Tool(
-        "plain-put (ceiling)",
-        lambda ctx, f, wd: [a.go_peer, "-mode", "put", "-sim-info", info_line, "-file", str(f)],
-        lambda lines: last_json(lines, lambda d: d.get("tool") == "plain-put"),
-    ))
+        ),
+        Tool(
+            "oss2",
+            lambda f, wd: [
+                a.python, str(HERE / "peers" / "oss2_upload.py"), "--sim-info", info_line,
+                "--file", str(f), "--part-size", str(a.part_size), "--threads", str(a.parallel),
+                "--sig", a.sig, "--checkpoint-dir", str(wd), "--vod-state", str(wd / "vod.json"),
+            ],
+            lambda lines: last_json(lines, lambda d: d.get("tool") == "oss2"),
+        ),
+        Tool(
+            "aliyun-oss-go-sdk",
+            lambda f, wd: [
+                a.go_peer, "-sim-info", info_line, "-file", str(f), "-part-size", str(a.part_size),
+                "-threads", str(a.parallel), "-sig", a.sig, "-checkpoint-dir", str(wd),
+                "-vod-state", str(wd / "vod.json"),
+            ],
+            lambda lines: last_json(lines, lambda d: d.get("tool") == "aliyun-oss-go-sdk"),
+        ),
+        Tool(
+            CEILING,
+            lambda f, wd: [a.go_peer, "-mode", "put", "-sim-info", info_line, "-file", str(f)],
+            lambda lines: last_json(lines, lambda d: d.get("tool") == "plain-put"),
+        ),
+    ]
     if a.only:
         wanted = set(a.only.split(","))
-        tools = [t for t in tools if t.name.split(" ")[0] in wanted]
+        unknown = wanted - {t.name for t in tools}
+        if unknown:
+            raise SystemExit(f"--only: unknown tool(s) {sorted(unknown)}")
+        tools = [t for t in tools if t.name in wanted]
     return tools
 
 
-def cli_ready(path):
-    if not os.access(path, os.X_OK):
-        return False
-    try:
-        r = subprocess.run([path, "upload", "--help"], capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return r.returncode == 0 and b"--part-size" in r.stdout
+# --------------------------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------------------------
+
+def proc_cpu(pid):
+    """user+sys CPU seconds of a running process (its threads included)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def measure(argv, timeout):
-    """Run argv; return wall time, rusage of the child (os.wait4), exit code and output."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
-        try:
-            _, status, ru = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        out.seek(0)
-        err.seek(0)
-        return {
-            "rc": proc.returncode,
-            "wall": wall,
-            "cpu_user": ru.ru_utime,
-            "cpu_sys": ru.ru_stime,
-            "rss_kib": ru.ru_maxrss,  # KiB on Linux
-            "stdout": out.read().decode(errors="replace"),
-            "stderr": err.read().decode(errors="replace")[-4000:],
-        }
+def machine_busy():
+    """CPU seconds all cores spent busy since boot (everything but idle and iowait)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(v) - v[3] - v[4]) / CLK_TCK
 
 
-class SimProcess:
-    def __init__(self, binary, data_dir, extra_args):
+def load_avg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+class Sim:
+    """The one vod-sim process of the run."""
+
+    def __init__(self, binary, work):
+        self.log_path = work / "vod-sim.log"
         self.proc = subprocess.Popen(
-            [binary, "--data-dir", str(data_dir), *extra_args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=open(data_dir.parent / "vod-sim.log", "wb"),
+            [binary, "--data-dir", str(work / "data")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=open(self.log_path, "wb"),
         )
         line = self.proc.stdout.readline()
         if not line:
-            raise SystemExit(f"vod-sim exited before printing its line; see {data_dir.parent / 'vod-sim.log'}")
+            raise SystemExit(f"vod-sim exited before printing its line; see {self.log_path}")
         self.info = json.loads(line)
+        self.base = self.info["oss_endpoint"].rstrip("/")
         threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
 
     def stats(self):
-        url = self.info["oss_endpoint"].rstrip("/") + "/_sim/stats"
-        with urllib.request.urlopen(url, timeout=30) as r:
+        with urllib.request.urlopen(self.base + "/_sim/stats", timeout=30) as r:
             return json.loads(r.read())
+
+    def received(self):
+        return self.stats()["bytes_received"]
+
+    def throttle(self, bandwidth, latency_ms):
+        req = urllib.request.Request(
+            self.base + "/_sim/throttle", method="POST",
+            data=json.dumps({"bandwidth": bandwidth, "latency_ms": latency_ms}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
+            r.read()
+
+    def cpu(self):
+        return proc_cpu(self.proc.pid)
 
     def stop(self):
         self.proc.terminate()
@@ -168,119 +198,505 @@ class SimProcess:
             self.proc.wait()
 
 
-def delete_object(a, result):
-    """Keep the simulator's disk use flat across runs (best effort: DeleteObject may be absent)."""
-    if not result or not result.get("bucket") or not result.get("object"):
-        return
-    try:
-        subprocess.run(
-            [a.python, "-c",
-             "import oss2,sys; i=__import__('json').loads(sys.argv[1]);"
-             "oss2.Bucket(oss2.Auth(i['access_key_id'],i['access_key_secret']),i['oss_endpoint'],sys.argv[2])"
-             ".delete_object(sys.argv[3])",
-             json.dumps(a.info), result["bucket"], result["object"]],
-            capture_output=True, timeout=60, check=True,
-        )
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-        if not a.warned_delete:
-            print("note: could not delete uploaded objects; the simulator's data dir grows", file=sys.stderr)
-            a.warned_delete = True
+def run_tool(a, sim, argv, kill_at=None):
+    """Run argv to its end (or kill -9 it once the simulator has received kill_at bytes in all).
 
+    The tool runs under the rusage helper (see bench/peers/go/rusage), which reports its user+sys
+    CPU and peak RSS. Returns those, wall time, exit code, output, the simulator's bytes and CPU
+    during the run and the CPU the rest of the machine used meanwhile.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(suffix=".json", dir=a.work) as ru_file:
+        recv0, sim_cpu0, busy0 = sim.received(), sim.cpu(), machine_busy()
+        start = time.perf_counter()
+        proc = subprocess.Popen([a.rusage, ru_file.name, *argv], stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=err)
+        killed = False
+        deadline = start + a.timeout
+        while proc.poll() is None:
+            if time.perf_counter() > deadline or (
+                    kill_at is not None and not killed and sim.received() >= kill_at):
+                proc.send_signal(signal.SIGUSR1)  # the helper kills the tool with SIGKILL
+                killed = True
+                proc.wait()
+                break
+            time.sleep(0.002 if kill_at is not None else 0.02)
+        wall = time.perf_counter() - start
+        recv1, sim_cpu1, busy1 = sim.received(), sim.cpu(), machine_busy()
+        ru = json.loads(Path(ru_file.name).read_text() or "{}")
+        out.seek(0)
+        err.seek(0)
+        cpu_user, cpu_sys = ru.get("user_s", 0.0), ru.get("sys_s", 0.0)
+        cpu = cpu_user + cpu_sys
+        sim_cpu = sim_cpu1 - sim_cpu0
+        return {
+            "rc": proc.returncode, "killed": killed, "wall": wall,
+            "cpu": cpu, "cpu_user": cpu_user, "cpu_sys": cpu_sys,
+            "rss_mib": ru.get("maxrss_kib", 0) / 1024,
+            "sim_bytes": recv1 - recv0, "sim_cpu": sim_cpu,
+            # Whatever else ran meanwhile (other builds on a shared machine), as a share of all cores.
+            "background": max(0.0, (busy1 - busy0) - cpu - sim_cpu) / (wall * NCPU),
+            "stdout": out.read().decode(errors="replace"),
+            "stderr": err.read().decode(errors="replace")[-4000:],
+        }
+
+
+class Cleaner:
+    """Deletes uploaded objects so the simulator's data dir stays flat (account key, oss2)."""
+
+    def __init__(self, info):
+        import oss2  # the harness runs in the peers' virtualenv
+        self.oss2 = oss2
+        self.auth = oss2.Auth(info["access_key_id"], info["access_key_secret"])
+        self.endpoint = info["oss_endpoint"]
+        self.warned = False
+
+    def delete(self, result):
+        if not result or not result.get("bucket") or not result.get("object"):
+            return
+        try:
+            self.oss2.Bucket(self.auth, self.endpoint, result["bucket"]).delete_object(result["object"])
+        except Exception as e:  # noqa: BLE001 (best effort: only disk use depends on it)
+            if not self.warned:
+                log(f"note: could not delete uploaded objects ({e}); the simulator's data dir grows")
+                self.warned = True
+
+
+def one_run(a, sim, tool, f, phase, **extra):
+    """One complete upload of f by tool in a fresh work dir; returns the run record."""
+    size = f.stat().st_size
+    wd = Path(tempfile.mkdtemp(prefix="run-", dir=a.work))
+    m = run_tool(a, sim, tool.command(f, wd))
+    shutil.rmtree(wd, ignore_errors=True)
+    result = tool.result_line(m["stdout"].splitlines()) if m["rc"] == 0 else None
+    ok = bool(result) and int(result.get("bytes", -1)) == size
+    run = {
+        "phase": phase, "tool": tool.name, "file": str(f), "size": size, "ok": ok,
+        "upload": (result or {}).get("seconds"), "result": result,
+        **{k: v for k, v in m.items() if k not in ("stdout", "stderr")}, **extra,
+    }
+    status = "ok" if ok else f"FAILED rc={m['rc']}: {m['stderr'].strip()[-600:]}"
+    mibs = f"{size / MiB / run['upload']:.0f} MiB/s" if ok and run["upload"] else "-"
+    log(f"  {phase:10} {tool.name:18} {human(size):>8} {mibs:>10} wall {m['wall']:6.2f}s "
+        f"cpu {m['cpu']:5.2f}s rss {m['rss_mib']:4.0f}MiB sim-cpu {m['sim_cpu']:5.2f}s "
+        f"bg {m['background'] * 100:3.0f}% {status}")
+    a.cleaner.delete(result)
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# Phases
+# --------------------------------------------------------------------------------------------
+
+def rotation(tools, i):
+    return tools[i % len(tools):] + tools[:i % len(tools)]
+
+
+def phase_throughput(a, sim, tools):
+    runs = []
+    for f in a.file:
+        for i in range(a.runs):
+            for tool in rotation(tools, i):
+                runs.append(one_run(a, sim, tool, f, "throughput", run=i + 1))
+    return runs
+
+
+def phase_link(a, sim, tools):
+    runs = []
+    sim.throttle(a.link_bandwidth, a.link_latency_ms)
+    try:
+        for i in range(a.link_runs):
+            for tool in rotation(tools, i):
+                runs.append(one_run(a, sim, tool, a.link_file, "link", run=i + 1))
+    finally:
+        sim.throttle(None, 0)
+    return runs
+
+
+def phase_rss(a, sim, tools):
+    return [one_run(a, sim, tool, f, "rss") for f in a.rss_file for tool in tools]
+
+
+def phase_kill(a, sim, tools):
+    if a.kill_bandwidth:
+        sim.throttle(a.kill_bandwidth, 0)
+    try:
+        return kill_trials(a, sim, tools)
+    finally:
+        sim.throttle(None, 0)
+
+
+def kill_trials(a, sim, tools):
+    f = a.kill_file
+    size = f.stat().st_size
+    rng = random.Random(a.seed)
+    # The same kill points (fractions of the file received by the simulator) for every tool.
+    fractions = [rng.uniform(0.05, 0.95) for _ in range(a.kill_trials)]
+    runs = []
+    for tool in [t for t in tools if t.name in PEERS]:
+        # An uninterrupted run first: its bytes beyond the file size (CompleteMultipartUpload XML,
+        # VOD form bodies) are protocol overhead, not re-sent data.
+        base = one_run(a, sim, tool, f, "kill-base")
+        runs.append(base)
+        overhead = base["sim_bytes"] - size if base["ok"] else 0
+        for t, frac in enumerate(fractions):
+            wd = Path(tempfile.mkdtemp(prefix="kill-", dir=a.work))
+            argv = tool.command(f, wd)
+            st0 = sim.stats()
+            first = run_tool(a, sim, argv, kill_at=st0["bytes_received"] + int(frac * size))
+            # The checkpoint files as the kill left them (an empty one explains a restart).
+            cp_files = {str(p.relative_to(wd)): p.stat().st_size for p in wd.rglob("*") if p.is_file()}
+            reruns, last = 0, first
+            while last["rc"] != 0 and reruns < a.kill_max_reruns:
+                reruns += 1
+                last = run_tool(a, sim, argv)
+            st1 = sim.stats()
+            shutil.rmtree(wd, ignore_errors=True)
+            result = tool.result_line(last["stdout"].splitlines()) if last["rc"] == 0 else None
+            total = st1["bytes_received"] - st0["bytes_received"]
+            run = {
+                "phase": "kill", "tool": tool.name, "file": str(f), "size": size, "trial": t + 1,
+                "fraction": frac, "ok": result is not None, "killed": first["killed"],
+                "reruns": reruns, "sim_bytes": total, "overhead": overhead,
+                "resent": total - size - overhead,
+                "left_open": st1["multipart_uploads_in_progress"] - st0["multipart_uploads_in_progress"],
+                "cp_files_after_kill": cp_files,
+                "result": result, "stderr": last["stderr"][-600:] if result is None else "",
+            }
+            runs.append(run)
+            log(f"  kill       {tool.name:18} {human(size):>8} trial {t + 1}: kill at {frac:.0%} "
+                f"({'killed' if first['killed'] else 'finished first'}), {reruns} re-run(s), "
+                f"re-sent {run['resent'] / MiB:.2f} MiB, uploads left open {run['left_open']}"
+                + (f"; checkpoint files after the kill {cp_files}" if run["left_open"] else "")
+                + ("" if run["ok"] else f" FAILED: {run['stderr']}"))
+            a.cleaner.delete(result)
+    return runs
+
+
+def phase_cut(a, sim):
+    runs = []
+    for bandwidth, latency in a.cut_links:
+        argv = [a.measure, "--sim-info", json.dumps(sim.info), "--trials", str(a.cut_trials),
+                "--bandwidth", str(bandwidth), "--latency-ms", str(latency), "--json", "cut"]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=a.timeout)
+        if r.returncode != 0:
+            log(f"  cut: measure failed rc={r.returncode}: {r.stderr[-600:]}")
+            runs.append({"phase": "cut", "bandwidth": bandwidth, "latency_ms": latency, "ok": False})
+            continue
+        for line in r.stdout.splitlines():
+            d = json.loads(line)
+            d.update(phase="cut", ok=True)
+            runs.append(d)
+            log(f"  cut        {bandwidth} B/s {latency} ms trial {d['trial']}: last byte "
+                f"{d['last_byte_ms']:.0f} ms after the switch, {d['bytes_after']} bytes after it")
+    return runs
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------------------------
 
 def human(n):
     return f"{n / GiB:g} GiB" if n >= GiB else f"{n / MiB:g} MiB"
 
 
-def main(argv):
-    p = argparse.ArgumentParser(description="Upload tools side by side against one vod-sim.")
-    p.add_argument("--sim", required=True, help="vod-sim binary")
-    p.add_argument("--sim-args", default="", help="extra vod-sim arguments, e.g. '--bandwidth 5000000 --latency-ms 50'")
-    p.add_argument("--python", required=True, help="python of the virtualenv with oss2 + aliyun SDKs")
-    p.add_argument("--go-peer", required=True, help="the built bench/peers/go binary")
-    p.add_argument("--vod-upload", help="vod-upload binary (skipped if missing or not ready)")
-    p.add_argument("--file", action="append", required=True, help="file to upload (repeatable)")
-    p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--part-size", type=int, default=1 * MiB)
-    p.add_argument("--parallel", type=int, default=5)
-    p.add_argument("--sig", choices=["v1", "v4"], default="v1")
-    p.add_argument("--only", help="comma-separated tool names (vod-upload,oss2,aliyun-oss-go-sdk,plain-put)")
-    p.add_argument("--timeout", type=float, default=3600, help="seconds per tool run")
-    p.add_argument("--json-out", help="write every raw run here")
-    a = p.parse_args(argv)
-    a.warned_delete = False
-
-    work = Path(tempfile.mkdtemp(prefix="vod-bench-"))
-    (work / "data").mkdir()
-    sim = SimProcess(a.sim, work / "data", shlex.split(a.sim_args))
-    a.info = sim.info
-    print(f"vod-sim {a.sim_args + ' ' if a.sim_args.strip() else ''}at {sim.info['oss_endpoint']}; "
-          f"part size {a.part_size}, parallel {a.parallel}, signature {a.sig}, {a.runs} run(s)", file=sys.stderr)
-    runs = []
-    try:
-        tools = make_tools(a)
-        for f in map(Path, a.file):
-            size = f.stat().st_size
-            for i in range(a.runs):
-                for tool in tools:
-                    wd = Path(tempfile.mkdtemp(prefix="run-", dir=work))
-                    before = sim.stats()
-                    m = measure(tool.command(a, f, wd), a.timeout)
-                    after = sim.stats()
-                    result = tool.result_line(m["stdout"].splitlines()) if m["rc"] == 0 else None
-                    ok = bool(result) and int(result.get("bytes", -1)) == size
-                    run = {
-                        "tool": tool.name, "file": str(f), "size": size, "run": i + 1, "ok": ok,
-                        "rc": m["rc"], "wall": m["wall"], "upload": (result or {}).get("seconds"),
-                        "cpu": m["cpu_user"] + m["cpu_sys"], "cpu_user": m["cpu_user"], "cpu_sys": m["cpu_sys"],
-                        "rss_mib": m["rss_kib"] / 1024,
-                        "sim_bytes": after["bytes_received"] - before["bytes_received"],
-                        "result": result,
-                    }
-                    runs.append(run)
-                    status = "ok" if ok else f"FAILED rc={m['rc']}: {m['stderr'].strip()[-600:]}"
-                    print(f"  {tool.name:20} {human(size):>9} run {i + 1}: wall {m['wall']:.2f}s "
-                          f"cpu {run['cpu']:.2f}s rss {run['rss_mib']:.0f}MiB {status}", file=sys.stderr)
-                    delete_object(a, result)
-    finally:
-        sim.stop()
-
-    print_table(runs)
-    if a.json_out:
-        Path(a.json_out).write_text(json.dumps({
-            "sim_args": a.sim_args, "part_size": a.part_size, "parallel": a.parallel, "sig": a.sig,
-            "runs": runs,
-        }, indent=1))
-    return 0 if runs and all(r["ok"] for r in runs) else 1
-
-
-def print_table(runs):
-    cols = ["tool", "file", "ok", "wall s", "upload s", "MiB/s", "cpu s", "cpu s/GiB", "peak RSS MiB", "sent/size"]
-    rows = []
-    keys = []
-    for r in runs:
-        k = (r["size"], r["tool"])
-        if k not in keys:
-            keys.append(k)
-    for size, tool in keys:
-        rs = [r for r in runs if r["size"] == size and r["tool"] == tool]
-        good = [r for r in rs if r["ok"]]
-        if not good:
-            rows.append([tool, human(size), f"0/{len(rs)}"] + ["-"] * (len(cols) - 3))
-            continue
-        med = lambda k: statistics.median(r[k] for r in good)  # noqa: E731
-        upload = med("upload")
-        rows.append([
-            tool, human(size), f"{len(good)}/{len(rs)}",
-            f"{med('wall'):.2f}", f"{upload:.2f}", f"{size / MiB / upload:.0f}",
-            f"{med('cpu'):.2f}", f"{med('cpu') / (size / GiB):.2f}",
-            f"{max(r['rss_mib'] for r in good):.0f}", f"{med('sim_bytes') / size:.3f}",
-        ])
+def table(cols, rows):
     widths = [max(len(str(x)) for x in [c] + [row[i] for row in rows]) for i, c in enumerate(cols)]
     line = lambda vals: "| " + " | ".join(str(v).ljust(w) for v, w in zip(vals, widths)) + " |"  # noqa: E731
     print(line(cols))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
         print(line(row))
+    print()
+
+
+def groups(runs, phase):
+    """(size, tool) -> runs of that phase, in first-seen order."""
+    out = {}
+    for r in runs:
+        if r["phase"] == phase:
+            out.setdefault((r["size"], r["tool"]), []).append(r)
+    return out
+
+
+def mibs(r):
+    return r["size"] / MiB / r["upload"]
+
+
+def print_throughput(runs, tools):
+    g = groups(runs, "throughput")
+    if not g:
+        return {}
+    print("### Throughput and CPU (unthrottled; medians over the runs)\n")
+    summary = {}
+    rows = []
+    for (size, tool), rs in g.items():
+        good = [r for r in rs if r["ok"]]
+        if not good:
+            rows.append([tool, human(size), f"0/{len(rs)}"] + ["-"] * 8)
+            continue
+        med = lambda k: statistics.median(r[k] for r in good)  # noqa: E731
+        speeds = [mibs(r) for r in good]
+        summary[(size, tool)] = {
+            "mibs": statistics.median(speeds), "cpu_gib": med("cpu") / (size / GiB),
+            "rss": max(r["rss_mib"] for r in good),
+        }
+        rows.append([
+            tool, human(size), f"{len(good)}/{len(rs)}",
+            f"{statistics.median(speeds):.0f}", f"{min(speeds):.0f}–{max(speeds):.0f}",
+            f"{size / MiB / med('wall'):.0f}",
+            f"{med('cpu_user'):.2f}+{med('cpu_sys'):.2f}", f"{med('cpu') / (size / GiB):.2f}",
+            f"{med('sim_cpu') / (size / GiB):.2f}",
+            f"{max(r['rss_mib'] for r in good):.0f}",
+            f"{statistics.median(r['background'] for r in good) * 100:.0f}%",
+        ])
+    for row in rows:  # % of the ceiling, same file
+        size = next(s for (s, t) in g if human(s) == row[1])
+        ceil = summary.get((size, CEILING))
+        me = summary.get((size, row[0]))
+        row.insert(4, f"{me['mibs'] / ceil['mibs'] * 100:.0f}%" if ceil and me else "-")
+    table(["tool", "file", "ok", "MiB/s", "of ceiling", "min–max", "MiB/s (wall)", "cpu user+sys s",
+           "cpu s/GiB", "sim cpu s/GiB", "peak RSS MiB", "other load"], rows)
+    return summary
+
+
+def print_link(runs, a):
+    g = groups(runs, "link")
+    if not g:
+        return
+    rate = a.link_bandwidth
+    print(f"### Share of a throttled link ({rate:,} B/s = {rate * 8 / 1e6:g} Mbit/s, "
+          f"{a.link_latency_ms} ms latency; medians)\n")
+    rows = []
+    for (size, tool), rs in g.items():
+        good = [r for r in rs if r["ok"]]
+        if not good:
+            rows.append([tool, human(size), f"0/{len(rs)}", "-", "-", "-", "-"])
+            continue
+        up = statistics.median(r["upload"] for r in good)
+        wall = statistics.median(r["wall"] for r in good)
+        shares = [r["size"] / r["upload"] / rate for r in good]
+        rows.append([
+            tool, human(size), f"{len(good)}/{len(rs)}", f"{size / up:,.0f}",
+            f"{statistics.median(shares) * 100:.1f}%",
+            f"{min(shares) * 100:.1f}–{max(shares) * 100:.1f}%", f"{size / wall / rate * 100:.1f}%",
+        ])
+    table(["tool", "file", "ok", "B/s", "share of link", "min–max", "share (wall)"], rows)
+
+
+def print_rss(runs, summary):
+    per_tool = {}
+    for (size, tool), s in summary.items():
+        per_tool.setdefault(tool, {})[size] = s["rss"]
+    for (size, tool), rs in groups(runs, "rss").items():
+        good = [r for r in rs if r["ok"]]
+        per_tool.setdefault(tool, {})[size] = max(r["rss_mib"] for r in good) if good else None
+    if not per_tool:
+        return per_tool
+    sizes = sorted({s for d in per_tool.values() for s in d})
+    print("### Peak RSS (MiB, max over runs; part size and parallelism as above)\n")
+    table(["tool"] + [human(s) for s in sizes],
+          [[t] + [("-" if d.get(s) is None else f"{d[s]:.0f}") for s in sizes] for t, d in per_tool.items()])
+    return per_tool
+
+
+def print_kill(runs, a):
+    g = {}
+    for r in runs:
+        if r["phase"] == "kill":
+            g.setdefault((r["size"], r["tool"]), []).append(r)
+    if not g:
+        return
+    link = f"a {a.kill_bandwidth:,} B/s link" if a.kill_bandwidth else "no throttle"
+    print(f"### Bytes re-sent after kill -9 at random points (part size {a.part_size:,} B = "
+          f"{a.part_size / MiB:g} MiB; {link})\n")
+    rows = []
+    for (size, tool), rs in g.items():
+        good = [r for r in rs if r["ok"]]
+        killed = [r for r in good if r["killed"]]
+        res = [r["resent"] for r in killed]
+        rows.append([
+            tool, human(size), f"{len(good)}/{len(rs)}", f"{len(killed)}",
+            f"{statistics.mean(res) / MiB:.2f}" if res else "-",
+            f"{max(res) / MiB:.2f}" if res else "-",
+            f"{statistics.mean(res) / a.part_size:.1f}" if res else "-",
+            f"{sum(r['reruns'] for r in good)}", f"{sum(r['left_open'] for r in rs)}",
+            f"{rs[0]['overhead']:,}",
+        ])
+    table(["tool", "file", "ok", "killed mid-upload", "re-sent mean MiB", "re-sent max MiB",
+           "mean in parts", "re-runs", "uploads left open", "protocol overhead B"], rows)
+
+
+def print_cut(runs):
+    cut = [r for r in runs if r["phase"] == "cut"]
+    if not cut:
+        return
+    print("### Network-state change (Wi-Fi → cellular, policy Wi-Fi only) to the last byte "
+          "received: vod-upload engine only\n")
+    rows = []
+    for key in dict.fromkeys((r["bandwidth"], r["latency_ms"]) for r in cut):
+        rs = [r for r in cut if (r["bandwidth"], r["latency_ms"]) == key and r["ok"]]
+        if not rs:
+            rows.append([f"{key[0]:,} B/s, {key[1]} ms", "0", "-", "-", "-", "-"])
+            continue
+        last = [r["last_byte_ms"] for r in rs]
+        after = [r["bytes_after"] for r in rs]
+        rows.append([
+            f"{key[0]:,} B/s, {key[1]} ms", str(len(rs)),
+            f"{statistics.median(r['set_network_state_ms'] for r in rs):.3f}",
+            f"{statistics.median(last):.0f} / {max(last):.0f}",
+            f"{statistics.median(after) / MiB:.2f} / {max(after) / MiB:.2f}",
+            f"{statistics.median(r['uploaded_at_cut'] for r in rs) / MiB:.0f}",
+        ])
+    table(["link", "trials", "set_network_state ms (median)", "last byte ms (median / max)",
+           "MiB after the call (median / max)", "MiB uploaded at the cut (median)"], rows)
+
+
+def print_targets(summary, rss):
+    if not summary:
+        return
+    print("### Targets (issue 6)\n")
+    lines = []
+    for size in sorted({s for s, _ in summary}):
+        me = summary.get((size, "vod-upload"))
+        if not me:
+            continue
+        for peer in ("oss2", "aliyun-oss-go-sdk"):
+            p = summary.get((size, peer))
+            if p:
+                lines.append(f"- {human(size)} throughput vs {peer}: {me['mibs']:.0f} vs {p['mibs']:.0f} MiB/s "
+                             f"({(me['mibs'] / p['mibs'] - 1) * 100:+.0f}%) "
+                             f"{'MET' if me['mibs'] > p['mibs'] else 'MISSED'}")
+                lines.append(f"- {human(size)} CPU per GiB vs {peer}: {me['cpu_gib']:.2f} vs {p['cpu_gib']:.2f} s "
+                             f"{'MET' if me['cpu_gib'] < p['cpu_gib'] else 'MISSED'}")
+        c = summary.get((size, CEILING))
+        if c:
+            ratio = me["mibs"] / c["mibs"]
+            lines.append(f"- {human(size)} within 10% of the plain-PUT ceiling: {ratio * 100:.0f}% of "
+                         f"{c['mibs']:.0f} MiB/s {'MET' if ratio >= 0.9 else 'MISSED'}")
+    mine = {s: v for s, v in rss.get("vod-upload", {}).items() if v is not None}
+    if mine:
+        worst = max(mine.values())
+        lines.append(f"- peak RSS under 64 MiB (sizes {', '.join(human(s) for s in sorted(mine))}): max "
+                     f"{worst:.0f} MiB {'MET' if worst < 64 else 'MISSED'}")
+    print("\n".join(lines) + "\n")
+
+
+# --------------------------------------------------------------------------------------------
+
+def header(a):
+    try:
+        model = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except StopIteration:
+        model = platform.processor()
+    mem = next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))
+    import oss2
+    print(f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}")
+    print(f"- machine: {NCPU} CPUs ({model}), {int(mem) / 1024 / 1024:.1f} GiB RAM, "
+          f"Linux {platform.release()}; load average {load_avg()} at the start")
+    for v in a.version or []:
+        print(f"- {v}")
+    print(f"- oss2 {oss2.__version__} (Python {platform.python_version()})")
+    print(f"- settings: part size {a.part_size:,} B, parallel {a.parallel}, signature {a.sig}; "
+          f"{a.runs} throughput run(s), {a.link_runs} link run(s), {a.kill_trials} kill trial(s) "
+          f"({f'{a.kill_bandwidth:,} B/s' if a.kill_bandwidth else 'unthrottled'}), "
+          f"{a.cut_trials} cut trial(s) per link, seed {a.seed}")
+    print()
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description="Upload tools side by side against one vod-sim.")
+    p.add_argument("--sim", required=True, help="vod-sim binary")
+    p.add_argument("--python", required=True, help="python of the virtualenv with oss2 + aliyun SDKs")
+    p.add_argument("--go-peer", required=True, help="the built bench/peers/go binary")
+    p.add_argument("--vod-upload", required=True, help="vod-upload binary")
+    p.add_argument("--rusage", required=True, help="the built bench/peers/go/rusage helper")
+    p.add_argument("--measure", help="the measure example binary (the cut phase)")
+    p.add_argument("--phases", default="throughput,link,rss,kill,cut")
+    p.add_argument("--file", action="append", type=Path, default=[], help="throughput file (repeatable)")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--link-file", type=Path)
+    p.add_argument("--link-runs", type=int, default=3)
+    p.add_argument("--link-bandwidth", type=int, default=5_000_000, help="bytes/s")
+    p.add_argument("--link-latency-ms", type=int, default=50)
+    p.add_argument("--rss-file", action="append", type=Path, default=[], help="extra RSS file (repeatable)")
+    p.add_argument("--kill-file", type=Path)
+    p.add_argument("--kill-trials", type=int, default=8)
+    p.add_argument("--kill-bandwidth", type=int, default=20_000_000,
+                   help="link rate (bytes/s) during the kill phase; 0: unthrottled")
+    p.add_argument("--kill-max-reruns", type=int, default=5)
+    p.add_argument("--cut-trials", type=int, default=5)
+    p.add_argument("--cut-link", action="append", default=[],
+                   help="BYTES_PER_SEC:LATENCY_MS for the cut phase (repeatable)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--part-size", type=int, default=1 * MiB)
+    p.add_argument("--parallel", type=int, default=5)
+    p.add_argument("--sig", choices=["v1", "v4"], default="v1")
+    p.add_argument("--only", help="comma-separated tool names (vod-upload,oss2,aliyun-oss-go-sdk,plain-put)")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds per tool run")
+    p.add_argument("--version", action="append", help="a version line for the header (repeatable)")
+    p.add_argument("--json-out", help="write every raw run here")
+    a = p.parse_args(argv)
+    phases = [x for x in a.phases.split(",") if x]
+    needs = {"throughput": a.file, "link": a.link_file, "rss": a.rss_file or a.file,
+             "kill": a.kill_file, "cut": a.measure}
+    for ph in phases:
+        if ph not in needs:
+            raise SystemExit(f"unknown phase {ph}")
+        if not needs[ph]:
+            raise SystemExit(f"phase {ph} needs its file/binary argument")
+    a.cut_links = [tuple(int(x) for x in c.split(":")) for c in a.cut_link] or [(40 * MiB, 0), (5_000_000, 50)]
+
+    # SIGTERM unwinds like Ctrl-C, so the simulator is stopped and the temporary files removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    a.work = Path(tempfile.mkdtemp(prefix="vod-bench-"))
+    (a.work / "data").mkdir()
+    sim = Sim(a.sim, a.work)
+    a.info = sim.info
+    runs = []
+    t0 = time.perf_counter()
+    try:
+        a.cleaner = Cleaner(a.info)
+        tools = make_tools(a)
+        header(a)
+        for ph in phases:
+            log(f"phase {ph} (load average {load_avg()})")
+            if ph == "throughput":
+                runs += phase_throughput(a, sim, tools)
+            elif ph == "link":
+                runs += phase_link(a, sim, tools)
+            elif ph == "rss":
+                runs += phase_rss(a, sim, tools)
+            elif ph == "kill":
+                runs += phase_kill(a, sim, tools)
+            elif ph == "cut":
+                runs += phase_cut(a, sim)
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    except OSError:  # urllib's URLError included
+        if sim.proc.poll() is None:
+            raise
+        # The simulator went away (e.g. a Ctrl-C reached it first): say so, not a traceback.
+        tail = sim.log_path.read_bytes()[-2000:].decode(errors="replace")
+        log(f"vod-sim exited with status {sim.proc.returncode}; its log ends with:\n{tail}")
+        return 130 if sim.proc.returncode == -signal.SIGINT else 1
+    finally:
+        sim.stop()
+        shutil.rmtree(a.work, ignore_errors=True)
+
+    summary = print_throughput(runs, tools)
+    print_link(runs, a)
+    rss = print_rss(runs, summary)
+    print_kill(runs, a)
+    print_cut(runs)
+    print_targets(summary, rss)
+    print(f"Total time {time.perf_counter() - t0:.0f} s; load average {load_avg()} at the end.")
+    if a.json_out:
+        Path(a.json_out).write_text(json.dumps({
+            "part_size": a.part_size, "parallel": a.parallel, "sig": a.sig, "runs": runs,
+        }, indent=1))
+    return 0 if runs and all(r.get("ok") for r in runs) else 1
 
 
 if __name__ == "__main__":

@@ -7,6 +7,14 @@
 //! Run: `cargo build --release -p vod-sim && cargo run --release --example measure`
 //! (`VOD_SIM=/path/to/vod-sim` overrides the simulator binary; `MEASURE_GIB=4` uploads 4 GiB
 //! for the memory measurement).
+//!
+//! Options (for bench/run.sh; without them it runs the three measurements above once):
+//! `measure [--sim-info JSON] [--bandwidth B] [--latency-ms MS] [--trials N] [--json]
+//! [resend] [cut] [rss]`. `--sim-info` (the simulator's start-up line) uses a running simulator
+//! instead of starting one, and then `--bandwidth`/`--latency-ms` are set through
+//! `POST /_sim/throttle` (and cleared at the end). `--trials` repeats the cellular cut, each time
+//! after a different amount uploaded (4 to 12 MiB, so the cut lands at different points of the
+//! parts in flight). `--json` prints one JSON object per measurement instead of a sentence.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -21,12 +29,48 @@ use vod_upload::{
 const MIB: u64 = 1024 * 1024;
 
 struct Sim {
-    child: Child,
+    child: Option<Child>,
     info: serde_json::Value,
     http: reqwest::Client,
 }
 
+fn admin_client() -> reqwest::Client {
+    vod_upload::transport::http::build_client(&vod_upload::transport::http::HttpConfig {
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(30),
+        stall_timeout: Duration::from_secs(30),
+        allow_http: true,
+    })
+    .expect("client")
+}
+
 impl Sim {
+    /// A simulator another process runs (its start-up JSON line).
+    fn external(info: &str) -> Sim {
+        let info: serde_json::Value = serde_json::from_str(info).expect("--sim-info JSON");
+        Sim {
+            child: None,
+            info,
+            http: admin_client(),
+        }
+    }
+
+    /// Sets the link (`POST /_sim/throttle`): bandwidth in bytes/s (None: unlimited), latency.
+    async fn throttle(&self, bandwidth: Option<u64>, latency_ms: u64) {
+        let url = format!("{}/_sim/throttle", self.s("oss_endpoint"));
+        let body = serde_json::json!({"bandwidth": bandwidth, "latency_ms": latency_ms});
+        let status = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("throttle")
+            .status();
+        assert!(status.is_success(), "POST /_sim/throttle: {status}");
+    }
+
     fn start(bandwidth: Option<u64>) -> Sim {
         let bin = std::env::var("VOD_SIM")
             .map(PathBuf::from)
@@ -57,15 +101,11 @@ impl Sim {
             .read_line(&mut line)
             .expect("first line");
         let info: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
-        let http =
-            vod_upload::transport::http::build_client(&vod_upload::transport::http::HttpConfig {
-                connect_timeout: Duration::from_secs(5),
-                request_timeout: Duration::from_secs(30),
-                stall_timeout: Duration::from_secs(30),
-                allow_http: true,
-            })
-            .expect("client");
-        Sim { child, info, http }
+        Sim {
+            child: Some(child),
+            info,
+            http: admin_client(),
+        }
     }
 
     fn s(&self, k: &str) -> String {
@@ -111,8 +151,10 @@ impl Sim {
 
 impl Drop for Sim {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -178,16 +220,78 @@ async fn upload(engine: &Engine, waiter: &Waiter, path: &Path) {
     }
 }
 
+/// Command-line options (see the module docs).
+#[derive(Default)]
+struct Opts {
+    sim_info: Option<String>,
+    bandwidth: Option<u64>,
+    latency_ms: u64,
+    trials: u32,
+    json: bool,
+    sections: Vec<String>,
+}
+
+fn opts() -> Opts {
+    let mut o = Opts {
+        trials: 1,
+        ..Opts::default()
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .unwrap_or_else(|| panic!("{name} needs a value"))
+        };
+        match a.as_str() {
+            "--sim-info" => o.sim_info = Some(value("--sim-info")),
+            "--bandwidth" => o.bandwidth = Some(value("--bandwidth").parse().expect("--bandwidth")),
+            "--latency-ms" => o.latency_ms = value("--latency-ms").parse().expect("--latency-ms"),
+            "--trials" => o.trials = value("--trials").parse().expect("--trials"),
+            "--json" => o.json = true,
+            "resend" | "cut" | "rss" => o.sections.push(a),
+            _ => panic!("unknown argument {a:?} (see the docs at the top of examples/measure.rs)"),
+        }
+    }
+    if o.sections.is_empty() {
+        o.sections = vec!["resend".into(), "cut".into(), "rss".into()];
+    }
+    o
+}
+
+impl Opts {
+    /// The simulator for one measurement: the given one (throttled as asked) or a new process
+    /// with `default_bandwidth` unless `--bandwidth` says otherwise.
+    async fn sim(&self, default_bandwidth: Option<u64>) -> Sim {
+        match &self.sim_info {
+            Some(info) => {
+                let sim = Sim::external(info);
+                sim.throttle(self.bandwidth.or(default_bandwidth), self.latency_ms)
+                    .await;
+                sim
+            }
+            None => Sim::start(self.bandwidth.or(default_bandwidth)),
+        }
+    }
+
+    async fn done_with(&self, sim: Sim) {
+        if sim.child.is_none() {
+            sim.throttle(None, 0).await;
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
+    let o = opts();
     let dir = tempfile::tempdir().expect("temp dir");
 
     // 1. Bytes re-sent after the engine is dropped mid-upload (64 MiB, 1 MiB parts, 5 parallel).
-    {
-        let sim = Sim::start(Some(40 * MIB));
+    if o.sections.iter().any(|s| s == "resend") {
+        let sim = o.sim(Some(40 * MIB)).await;
         let size = 64 * MIB;
         let path = sparse_file(dir.path(), "resend.mp4", size);
         let db = dir.path().join("resend.db");
+        let start = sim.bytes_received().await;
         let waiter = Arc::new(Waiter::default());
         let engine = sim.engine(&db, waiter.clone());
         engine
@@ -204,65 +308,106 @@ async fn main() {
         notified.as_mut().enable();
         engine.start().expect("start");
         notified.await;
-        let received = sim.bytes_received().await;
-        println!(
-            "re-sent after drop mid-upload: {} bytes ({:.2} parts of 1 MiB) for a {} MiB file",
-            received - size,
-            (received - size) as f64 / MIB as f64,
-            size / MIB
-        );
+        let received = sim.bytes_received().await - start;
+        if o.json {
+            println!(
+                "{}",
+                serde_json::json!({"metric": "resend", "size": size, "resent": received - size})
+            );
+        } else {
+            println!(
+                "re-sent after drop mid-upload: {} bytes ({:.2} parts of 1 MiB) for a {} MiB file",
+                received - size,
+                (received - size) as f64 / MIB as f64,
+                size / MIB
+            );
+        }
+        engine.shutdown();
+        o.done_with(sim).await;
     }
 
-    // 2. Time from set_network_state(cellular) to the last byte received (40 MiB/s link).
-    {
-        let sim = Sim::start(Some(40 * MIB));
+    // 2. Time from set_network_state(cellular) to the last byte received (40 MiB/s link unless
+    //    --bandwidth says otherwise), --trials times.
+    if o.sections.iter().any(|s| s == "cut") {
+        let sim = o.sim(Some(40 * MIB)).await;
         let size = 256 * MIB;
         let path = sparse_file(dir.path(), "cut.mp4", size);
-        let waiter = Arc::new(Waiter::default());
-        let engine = sim.engine(&dir.path().join("cut.db"), waiter.clone());
-        engine.set_network_state(NetworkState {
-            network_type: NetworkType::Wifi,
-            metered: false,
-            roaming: false,
-            validated: true,
-        });
-        engine
-            .add_file(path, UploadTarget::Video, VodInfo::default())
-            .expect("add");
-        engine.start().expect("start");
-        waiter.until_uploaded(32 * MIB).await;
-        let before = sim.bytes_received().await;
-        let t0 = Instant::now();
-        engine.set_network_state(NetworkState {
-            network_type: NetworkType::Cellular,
-            metered: true,
-            roaming: false,
-            validated: true,
-        });
-        let returned = t0.elapsed();
-        let (mut last, mut last_change) = (before, Duration::ZERO);
-        while t0.elapsed() < Duration::from_secs(3) {
-            let now = sim.bytes_received().await;
-            if now != last {
-                last = now;
-                last_change = t0.elapsed();
+        for trial in 0..o.trials {
+            // One trial: the lead's original 32 MiB; more: 4..12 MiB in uneven steps, so the cut
+            // falls at different points of the parts in flight.
+            let cut_at = if o.trials == 1 {
+                32 * MIB
+            } else {
+                4 * MIB + (u64::from(trial) * 2_654_435_761) % (8 * MIB)
+            };
+            let waiter = Arc::new(Waiter::default());
+            let db = dir.path().join(format!("cut-{trial}.db"));
+            let engine = sim.engine(&db, waiter.clone());
+            engine.set_network_state(NetworkState {
+                network_type: NetworkType::Wifi,
+                metered: false,
+                roaming: false,
+                validated: true,
+            });
+            engine
+                .add_file(path.clone(), UploadTarget::Video, VodInfo::default())
+                .expect("add");
+            engine.start().expect("start");
+            waiter.until_uploaded(cut_at).await;
+            let uploaded_at_cut = *waiter.uploaded.lock().unwrap();
+            let before = sim.bytes_received().await;
+            let t0 = Instant::now();
+            engine.set_network_state(NetworkState {
+                network_type: NetworkType::Cellular,
+                metered: true,
+                roaming: false,
+                validated: true,
+            });
+            let returned = t0.elapsed();
+            // Watch at least 3 s, and until nothing arrived for 2 s (a part in flight on a slow
+            // link can take longer than 3 s), at most 60 s.
+            let (mut last, mut last_change) = (before, Duration::ZERO);
+            while t0.elapsed() < Duration::from_secs(3)
+                || (t0.elapsed() - last_change < Duration::from_secs(2)
+                    && t0.elapsed() < Duration::from_secs(60))
+            {
+                let now = sim.bytes_received().await;
+                if now != last {
+                    last = now;
+                    last_change = t0.elapsed();
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            if o.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "metric": "cut", "trial": trial + 1,
+                        "bandwidth": o.bandwidth.unwrap_or(40 * MIB), "latency_ms": o.latency_ms,
+                        "uploaded_at_cut": uploaded_at_cut,
+                        "set_network_state_ms": returned.as_secs_f64() * 1e3,
+                        "last_byte_ms": last_change.as_secs_f64() * 1e3,
+                        "bytes_after": last - before,
+                    })
+                );
+            } else {
+                println!(
+                    "cellular cut: set_network_state returned in {returned:?}; last byte received {last_change:?} after it; {} bytes arrived after the call (in flight at the switch)",
+                    last - before
+                );
+            }
+            engine.shutdown();
         }
-        println!(
-            "cellular cut: set_network_state returned in {returned:?}; last byte received {last_change:?} after it; {} bytes arrived after the call (in flight at the switch)",
-            last - before
-        );
-        engine.shutdown();
+        o.done_with(sim).await;
     }
 
     // 3. Peak memory of the engine process for a 1 GiB (or MEASURE_GIB) upload.
-    {
+    if o.sections.iter().any(|s| s == "rss") {
         let gib: u64 = std::env::var("MEASURE_GIB")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(1);
-        let sim = Sim::start(None);
+        let sim = o.sim(None).await;
         let size = gib * 1024 * MIB;
         let path = sparse_file(dir.path(), "big.mp4", size);
         let waiter = Arc::new(Waiter::default());
@@ -271,12 +416,22 @@ async fn main() {
         let t0 = Instant::now();
         upload(&engine, &waiter, &path).await;
         let secs = t0.elapsed().as_secs_f64();
-        println!(
-            "{gib} GiB upload: {:.1} s ({:.0} MiB/s); peak RSS of the engine process {} KiB (before the upload {} KiB)",
-            secs,
-            size as f64 / MIB as f64 / secs,
-            vm_hwm_kib(),
-            before
-        );
+        if o.json {
+            println!(
+                "{}",
+                serde_json::json!({"metric": "rss", "size": size, "seconds": secs,
+                    "vm_hwm_kib": vm_hwm_kib(), "vm_hwm_before_kib": before})
+            );
+        } else {
+            println!(
+                "{gib} GiB upload: {:.1} s ({:.0} MiB/s); peak RSS of the engine process {} KiB (before the upload {} KiB)",
+                secs,
+                size as f64 / MIB as f64 / secs,
+                vm_hwm_kib(),
+                before
+            );
+        }
+        engine.shutdown();
+        o.done_with(sim).await;
     }
 }

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import oss2
 from aliyunsdkcore.client import AcsClient
-from aliyunsdkvod.request.v20170321 import CreateUploadVideoRequest
+from aliyunsdkvod.request.v20170321 import CreateUploadVideoRequest, RefreshUploadVideoRequest
 
 
 def parse_args(argv):
@@ -34,6 +34,9 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--sig", choices=["v1", "v4"], default="v1")
     p.add_argument("--checkpoint-dir", help="oss2 ResumableStore root (default: a temp dir)")
+    p.add_argument("--vod-state", help="file that keeps the VideoId between runs: when it exists, "
+                   "RefreshUploadVideo gets fresh credentials for the same video (as the VOD SDKs "
+                   "resume), so the oss2 checkpoint stays valid")
     a = p.parse_args(argv)
     if a.sim_info:
         info = json.loads(a.sim_info)
@@ -46,25 +49,41 @@ def parse_args(argv):
     return a
 
 
-def create_upload_video(a, size):
+def upload_credentials(a, size):
+    """RefreshUploadVideo for the VideoId kept in --vod-state (a resumed run), else
+    CreateUploadVideo, writing the VideoId there before any byte is uploaded."""
     client = AcsClient(a.access_key_id, a.access_key_secret, a.region, timeout=30, connect_timeout=30)
-    req = CreateUploadVideoRequest.CreateUploadVideoRequest()
-    name = os.path.basename(a.file)
-    req.set_Title("bench " + name)
-    req.set_FileName(name)
-    req.set_FileSize(size)
+    video_id = None
+    if a.vod_state and os.path.exists(a.vod_state):
+        with open(a.vod_state) as f:
+            video_id = json.load(f)["VideoId"]
+        req = RefreshUploadVideoRequest.RefreshUploadVideoRequest()
+        req.set_VideoId(video_id)
+    else:
+        req = CreateUploadVideoRequest.CreateUploadVideoRequest()
+        name = os.path.basename(a.file)
+        req.set_Title("bench " + name)
+        req.set_FileName(name)
+        req.set_FileSize(size)
     req.set_endpoint(urlparse(a.vod_endpoint).netloc)
     req.set_protocol_type(urlparse(a.vod_endpoint).scheme or "http")
     resp = json.loads(client.do_action_with_exception(req))
+    if video_id is None:
+        video_id = resp["VideoId"]
+        if a.vod_state:
+            tmp = a.vod_state + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump({"VideoId": video_id}, f)
+            os.replace(tmp, a.vod_state)
     address = json.loads(base64.b64decode(resp["UploadAddress"]))
     auth = json.loads(base64.b64decode(resp["UploadAuth"]))
-    return resp["VideoId"], address, auth
+    return video_id, address, auth
 
 
 def main(argv):
     a = parse_args(argv)
     size = os.path.getsize(a.file)
-    video_id, address, auth = create_upload_video(a, size)
+    video_id, address, auth = upload_credentials(a, size)
     endpoint = address["Endpoint"] if "://" in address["Endpoint"] else "http://" + address["Endpoint"]
     version = oss2.AUTH_VERSION_4 if a.sig == "v4" else oss2.AUTH_VERSION_1
     sts = oss2.StsAuth(auth["AccessKeyId"], auth["AccessKeySecret"], auth["SecurityToken"], auth_version=version)

@@ -72,6 +72,8 @@ func run() error {
 	sig := flag.String("sig", "v1", "OSS signature version: v1 or v4")
 	cpDir := flag.String("checkpoint-dir", "", "directory for the checkpoint file (default: a temp dir)")
 	mode := flag.String("mode", "resumable", "resumable (Bucket.UploadFile) or put (one plain PutObject, V1)")
+	vodState := flag.String("vod-state", "", "file that keeps the VideoId between runs: when it exists, RefreshUploadVideo "+
+		"gets fresh credentials for the same video (as the VOD SDKs resume), so the checkpoint stays valid")
 	flag.Parse()
 
 	info := simInfo{VodEndpoint: *vodEndpoint, Region: *region, AccessKeyID: *akID, AccessKeySecret: *akSecret}
@@ -94,9 +96,9 @@ func run() error {
 		return err
 	}
 
-	addr, auth, videoID, err := createUploadVideo(info, filepath.Base(*file), st.Size())
+	addr, auth, videoID, err := uploadCredentials(info, filepath.Base(*file), st.Size(), *vodState)
 	if err != nil {
-		return fmt.Errorf("CreateUploadVideo: %w", err)
+		return err
 	}
 	endpoint := addr.Endpoint
 	if !strings.Contains(endpoint, "://") {
@@ -193,8 +195,45 @@ func plainPut(endpoint string, addr uploadAddress, auth uploadAuth, file string,
 	return nil
 }
 
-// createUploadVideo calls the VOD RPC API with the account key (protocol.md 6.3).
-func createUploadVideo(info simInfo, fileName string, size int64) (uploadAddress, uploadAuth, string, error) {
+// uploadCredentials gets the UploadAddress/UploadAuth: RefreshUploadVideo for the VideoId kept in
+// stateFile when there is one (a resumed run), CreateUploadVideo otherwise (then the VideoId is
+// written to stateFile before any byte is uploaded).
+func uploadCredentials(info simInfo, fileName string, size int64, stateFile string) (uploadAddress, uploadAuth, string, error) {
+	if stateFile != "" {
+		if raw, err := os.ReadFile(stateFile); err == nil {
+			var st struct{ VideoId string }
+			if err := json.Unmarshal(raw, &st); err != nil || st.VideoId == "" {
+				return uploadAddress{}, uploadAuth{}, "", fmt.Errorf("%s: no VideoId", stateFile)
+			}
+			addr, auth, id, err := callVOD(info, map[string]string{"Action": "RefreshUploadVideo", "VideoId": st.VideoId})
+			if err != nil {
+				return addr, auth, id, fmt.Errorf("RefreshUploadVideo: %w", err)
+			}
+			return addr, auth, st.VideoId, nil
+		}
+	}
+	addr, auth, id, err := callVOD(info, map[string]string{
+		"Action": "CreateUploadVideo", "Title": "bench " + fileName, "FileName": fileName, "FileSize": fmt.Sprint(size),
+	})
+	if err != nil {
+		return addr, auth, id, fmt.Errorf("CreateUploadVideo: %w", err)
+	}
+	if stateFile != "" {
+		raw, _ := json.Marshal(map[string]string{"VideoId": id})
+		tmp := stateFile + ".tmp"
+		if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+			return addr, auth, id, err
+		}
+		if err := os.Rename(tmp, stateFile); err != nil {
+			return addr, auth, id, err
+		}
+	}
+	return addr, auth, id, nil
+}
+
+// callVOD calls a VOD RPC action with the account key (protocol.md 6.3); the response carries
+// VideoId, UploadAddress and UploadAuth (CreateUploadVideo, RefreshUploadVideo).
+func callVOD(info simInfo, action map[string]string) (uploadAddress, uploadAuth, string, error) {
 	var addr uploadAddress
 	var auth uploadAuth
 	nonce := make([]byte, 16)
@@ -202,10 +241,13 @@ func createUploadVideo(info simInfo, fileName string, size int64) (uploadAddress
 		return addr, auth, "", err
 	}
 	params := map[string]string{
-		"Action": "CreateUploadVideo", "Version": "2017-03-21", "Format": "JSON",
+		"Version": "2017-03-21", "Format": "JSON",
 		"AccessKeyId": info.AccessKeyID, "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0",
 		"SignatureNonce": hex.EncodeToString(nonce), "Timestamp": time.Now().UTC().Format("2006-01-02T15:04:05Z"),
-		"RegionId": info.Region, "Title": "bench " + fileName, "FileName": fileName, "FileSize": fmt.Sprint(size),
+		"RegionId": info.Region,
+	}
+	for k, v := range action {
+		params[k] = v
 	}
 	query, signature := signRPC(http.MethodGet, params, info.AccessKeySecret)
 	u := strings.TrimRight(info.VodEndpoint, "/") + "/?" + query + "&Signature=" + percentEncode(signature)
