@@ -693,9 +693,7 @@ impl FileCtx {
             .values()
             .map(|p| (p.part_number, p.etag.clone()))
             .collect();
-        let crc = done
-            .values()
-            .fold(0, |acc, p| crc64::combine(acc, p.crc64, p.size));
+        let crc = crc64::combine_all(done.values().map(|p| (p.crc64, p.size)));
         let headers = self.extra_headers();
         let completed = self
             .with_retry(|| async {
@@ -755,9 +753,7 @@ impl FileCtx {
         if !complete {
             return None;
         }
-        let crc = ledger
-            .iter()
-            .fold(0, |acc, p| crc64::combine(acc, p.crc64, p.size));
+        let crc = crc64::combine_all(ledger.iter().map(|p| (p.crc64, p.size)));
         let auth = self.oss_auth().ok()?;
         let meta = self.inner.oss.head_object(loc, &auth).await.ok()?;
         (meta.size == total && meta.crc64 == Some(crc)).then_some(crc)

@@ -54,6 +54,69 @@ pub fn combine(crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
     crc_fast::checksum_combine(ALGORITHM, crc_a, crc_b, len_b)
 }
 
+/// The object CRC from its parts' `(crc, len)` in order: the same as folding [`combine`], but
+/// fast for thousands of parts.
+///
+/// `crc_fast`'s combine rebuilds a 64×64 GF(2) operator for every call (~150 µs), which made
+/// sealing a 10,000-part object take over a second. Appending `len` bytes is an affine map of
+/// the CRC that depends only on `len`, and nearly every part has the same length, so the map
+/// is tabulated once per repeated length (64 calls to the crate's combine) and then applied
+/// with at most 64 XORs per part.
+pub fn combine_all(parts: impl IntoIterator<Item = (u64, u64)>) -> u64 {
+    let mut shifts: Vec<Shift> = Vec::new();
+    let mut seen_once: Vec<u64> = Vec::new();
+    let mut acc = 0;
+    for (crc, len) in parts {
+        if len == 0 {
+            continue;
+        }
+        acc = if let Some(shift) = shifts.iter().find(|s| s.len == len) {
+            shift.apply(acc) ^ crc
+        } else if seen_once.contains(&len) {
+            let shift = Shift::new(len);
+            let next = shift.apply(acc) ^ crc;
+            shifts.push(shift);
+            next
+        } else {
+            // A length seen once (typically the last part) is not worth tabulating.
+            seen_once.push(len);
+            combine(acc, crc, len)
+        };
+    }
+    acc
+}
+
+/// `crc ↦ combine(crc, 0, len)` as a table: `constant ^ ⨁ columns[i]` over the set bits `i`.
+struct Shift {
+    len: u64,
+    constant: u64,
+    columns: [u64; 64],
+}
+
+impl Shift {
+    fn new(len: u64) -> Shift {
+        let constant = combine(0, 0, len);
+        let mut columns = [0; 64];
+        for (i, column) in columns.iter_mut().enumerate() {
+            *column = combine(1 << i, 0, len) ^ constant;
+        }
+        Shift {
+            len,
+            constant,
+            columns,
+        }
+    }
+
+    fn apply(&self, mut crc: u64) -> u64 {
+        let mut out = self.constant;
+        while crc != 0 {
+            out ^= self.columns[crc.trailing_zeros() as usize];
+            crc &= crc - 1;
+        }
+        out
+    }
+}
+
 /// Parses an `x-oss-hash-crc64ecma` header value (decimal u64).
 pub fn parse_header(value: &str) -> Option<u64> {
     value.trim().parse().ok()
@@ -100,6 +163,26 @@ mod tests {
             .chunks(102_400)
             .fold(0, |acc, p| combine(acc, crc64(p), p.len() as u64));
         assert_eq!(acc, crc64(&data));
+    }
+
+    #[test]
+    fn combine_all_matches_the_pairwise_fold() {
+        // Equal parts, a short last part, an empty part and a length that repeats late.
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        let mut lens = vec![1000; 12];
+        lens.extend([0, 333, 1000, 1000, 333, 5000, 1]);
+        let mut parts = Vec::new();
+        let mut at = 0;
+        for len in lens {
+            let part = &data[at..at + len];
+            parts.push((crc64(part), len as u64));
+            at += len;
+        }
+        let pairwise = parts.iter().fold(0, |acc, &(c, l)| combine(acc, c, l));
+        assert_eq!(pairwise, crc64(&data[..at]));
+        assert_eq!(combine_all(parts.iter().copied()), pairwise);
+        assert_eq!(combine_all([]), 0);
+        assert_eq!(combine_all([(crc64(b"x"), 1)]), crc64(b"x"));
     }
 
     #[test]

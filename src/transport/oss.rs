@@ -5,7 +5,7 @@
 //! once; nothing else is retried here (retry policy belongs to the engine). Dropping any
 //! returned future cancels its request.
 
-use std::io::SeekFrom;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,6 @@ use futures_util::Stream;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::Notify;
 
 use super::http::{Clock, HttpConfig, map_reqwest_error, redact_url, validate_endpoint};
@@ -684,14 +683,22 @@ impl OssClient {
             path: path.to_owned(),
             source,
         };
-        let mut file = tokio::fs::File::open(path).await.map_err(file_error)?;
-        let size = file.metadata().await.map_err(file_error)?.len();
+        let opened = {
+            let path = path.to_owned();
+            tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, u64)> {
+                let mut file = std::fs::File::open(&path)?;
+                let size = file.metadata()?.len();
+                file.seek(SeekFrom::Start(offset))?;
+                Ok((file, size))
+            })
+            .await
+        };
+        let (file, size) = opened
+            .map_err(|e| file_error(std::io::Error::other(e)))?
+            .map_err(file_error)?;
         if size < offset.saturating_add(len) {
             return Err(Error::FileChanged(path.to_owned()));
         }
-        file.seek(SeekFrom::Start(offset))
-            .await
-            .map_err(file_error)?;
 
         let shared = Arc::new(BodyState::default());
         let stream = file_stream(file, len, path.to_owned(), shared.clone());
@@ -842,25 +849,49 @@ impl BodyState {
     }
 }
 
-/// The file range as a stream of chunks of at most [`CHUNK`] bytes. The read buffer is
-/// reused once the connection has released the previous chunk.
+/// Reads a file sequentially into reusable chunk buffers, checksumming what it reads.
+struct ChunkReader {
+    file: std::fs::File,
+    buf: BytesMut,
+    crc: Crc64,
+}
+
+impl ChunkReader {
+    /// The next `want` bytes; `UnexpectedEof` if the file ends first (it shrank).
+    fn next_chunk(&mut self, want: usize) -> std::io::Result<Bytes> {
+        // After `split`, `reserve` (inside `resize`) takes the old allocation back when the
+        // previous chunk has been dropped by the connection.
+        self.buf.clear();
+        self.buf.resize(want, 0);
+        self.file.read_exact(&mut self.buf)?;
+        let chunk = self.buf.split().freeze();
+        self.crc.update(&chunk);
+        Ok(chunk)
+    }
+}
+
+/// The file range as a stream of chunks of at most [`CHUNK`] bytes.
+///
+/// Each chunk is read straight into its own buffer (no intermediate copy) and fed to the CRC
+/// on a blocking thread, so neither file I/O nor checksumming runs on the async workers. The
+/// buffer's allocation is reused once the connection has released the previous chunk.
 fn file_stream(
-    file: tokio::fs::File,
+    file: std::fs::File,
     len: u64,
     path: PathBuf,
     shared: Arc<BodyState>,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
     struct State {
-        file: tokio::fs::File,
+        reader: Option<ChunkReader>,
         remaining: u64,
-        buf: BytesMut,
-        crc: Crc64,
     }
     let init = State {
-        file,
+        reader: Some(ChunkReader {
+            file,
+            buf: BytesMut::new(),
+            crc: Crc64::new(),
+        }),
         remaining: len,
-        buf: BytesMut::new(),
-        crc: Crc64::new(),
     };
     futures_util::stream::try_unfold(init, move |mut st| {
         let shared = shared.clone();
@@ -871,33 +902,40 @@ fn file_stream(
                 return Ok(None);
             }
             let want = usize::try_from(st.remaining.min(CHUNK as u64)).unwrap_or(CHUNK);
-            st.buf.clear();
-            st.buf.reserve(want);
-            while st.buf.len() < want {
-                let mut limited = (&mut st.file).take((want - st.buf.len()) as u64);
-                match limited.read_buf(&mut st.buf).await {
-                    Ok(0) => {
-                        shared.fail(Error::FileChanged(path.clone()));
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::UnexpectedEof,
-                            "file shorter than expected",
-                        ));
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        let kind = e.kind();
-                        shared.fail(Error::File {
-                            path: path.clone(),
-                            source: e,
-                        });
-                        return Err(std::io::Error::new(kind, "cannot read the file"));
-                    }
+            let Some(mut reader) = st.reader.take() else {
+                return Err(std::io::Error::other("body stream polled after a failure"));
+            };
+            let joined = tokio::task::spawn_blocking(move || {
+                let chunk = reader.next_chunk(want);
+                (reader, chunk)
+            })
+            .await;
+            let (reader, chunk) = match joined {
+                Ok((reader, chunk)) => (reader, chunk),
+                // The blocking pool is shutting down (or the read panicked).
+                Err(e) => return Err(std::io::Error::other(e)),
+            };
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    shared.fail(Error::FileChanged(path.clone()));
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "file shorter than expected",
+                    ));
                 }
-            }
-            let chunk = st.buf.split().freeze();
-            st.crc.update(&chunk);
+                Err(e) => {
+                    let kind = e.kind();
+                    shared.fail(Error::File {
+                        path: path.clone(),
+                        source: e,
+                    });
+                    return Err(std::io::Error::new(kind, "cannot read the file"));
+                }
+            };
             st.remaining -= chunk.len() as u64;
-            shared.crc.store(st.crc.finish(), Ordering::Release);
+            shared.crc.store(reader.crc.finish(), Ordering::Release);
+            st.reader = Some(reader);
             shared.sent.fetch_add(chunk.len() as u64, Ordering::AcqRel);
             shared.notify.notify_one();
             Ok(Some((chunk, st)))
@@ -1054,5 +1092,47 @@ mod tests {
             "{e}"
         );
         assert_eq!(e.class(true), ErrorClass::Retryable);
+    }
+
+    #[tokio::test]
+    async fn file_stream_reads_the_range_in_chunks_with_its_crc() {
+        use futures_util::StreamExt;
+        let data: Vec<u8> = (0..(CHUNK * 2 + 1000) as u32)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, &data).unwrap();
+        let mut f = std::fs::File::open(file.path()).unwrap();
+        f.seek(SeekFrom::Start(500)).unwrap();
+        let len = (CHUNK * 2) as u64;
+        let shared = Arc::new(BodyState::default());
+        let chunks: Vec<Bytes> = file_stream(f, len, file.path().into(), shared.clone())
+            .map(|c| c.unwrap())
+            .collect()
+            .await;
+        assert_eq!(chunks.len(), 2);
+        let sent: Vec<u8> = chunks.concat();
+        assert_eq!(sent, &data[500..500 + CHUNK * 2]);
+        assert_eq!(shared.sent.load(Ordering::Acquire), len);
+        assert_eq!(shared.crc.load(Ordering::Acquire), crc64::crc64(&sent));
+        assert!(shared.done.load(Ordering::Acquire));
+    }
+
+    #[tokio::test]
+    async fn file_truncated_while_streaming_is_file_changed() {
+        use futures_util::StreamExt;
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, &vec![7u8; CHUNK + 10]).unwrap();
+        let f = std::fs::File::open(file.path()).unwrap();
+        let shared = Arc::new(BodyState::default());
+        let stream = file_stream(f, (CHUNK * 2) as u64, file.path().into(), shared.clone());
+        futures_util::pin_mut!(stream);
+        assert_eq!(stream.next().await.unwrap().unwrap().len(), CHUNK);
+        // The app rewrites the file between two chunks.
+        file.as_file().set_len(CHUNK as u64 + 5).unwrap();
+        let e = stream.next().await.unwrap().unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert!(matches!(shared.take_failure(), Some(Error::FileChanged(_))));
+        assert_eq!(shared.sent.load(Ordering::Acquire), CHUNK as u64);
     }
 }

@@ -490,13 +490,12 @@ impl Store {
             .remove(id)
             .ok_or(CompleteError::NoSuchUpload)?;
         let mut md5s = Md5::new();
-        let mut crc = 0u64;
         let mut size = 0u64;
         for (_, p) in &chosen {
             md5s.update(p.md5);
-            crc = crc64::combine(crc, p.crc64, p.size());
             size += p.size();
         }
+        let crc = crc64::combine_all(chosen.iter().map(|(_, p)| (p.crc64, p.size())));
         let etag = format!(
             "\"{}-{}\"",
             crate::util::to_hex_upper(&md5s.finalize()),
