@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use reqwest::Url;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
 
 use crate::error::{Error, Result, TransportKind};
 use crate::model::Config;
@@ -23,6 +25,8 @@ pub struct HttpConfig {
     pub stall_timeout: Duration,
     /// Permit `http://` endpoints (simulator, tests). HTTPS only otherwise.
     pub allow_http: bool,
+    /// PEM roots trusted in addition to the platform's ([`Config::extra_root_certificates`]).
+    pub extra_root_certificates: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -39,6 +43,7 @@ impl HttpConfig {
             request_timeout: config.request_timeout,
             stall_timeout: config.stall_timeout,
             allow_http: config.allow_http,
+            extra_root_certificates: config.extra_root_certificates.clone(),
         }
     }
 }
@@ -49,8 +54,9 @@ impl HttpConfig {
 /// except on Android, where that verifier needs a JNI context our JNA bindings never have, so
 /// Mozilla's roots (`webpki-roots`) are compiled in. HTTP/1.1 only, no proxies from the
 /// environment, no redirects (a redirected signed request cannot verify anyway).
+/// `extra_root_certificates` are trusted on top of either root set.
 pub fn build_client(config: &HttpConfig) -> Result<reqwest::Client> {
-    let tls = tls_config()?;
+    let tls = tls_config(parse_root_certificates(&config.extra_root_certificates)?)?;
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .connect_timeout(config.connect_timeout)
@@ -65,24 +71,64 @@ pub fn build_client(config: &HttpConfig) -> Result<reqwest::Client> {
         .map_err(|e| Error::InvalidArgument(format!("cannot build the HTTP client: {e}")))
 }
 
-fn tls_config() -> Result<rustls::ClientConfig> {
+/// The certificates in PEM strings, refused with the index of the string at fault when one
+/// holds no certificate or a malformed one.
+pub fn parse_root_certificates(pems: &[String]) -> Result<Vec<CertificateDer<'static>>> {
+    let mut roots = Vec::new();
+    for (i, pem) in pems.iter().enumerate() {
+        roots.extend(root_certificates_from_pem(pem).map_err(|e| match e {
+            Error::InvalidArgument(why) => {
+                Error::InvalidArgument(format!("extra_root_certificates[{i}]: {why}"))
+            }
+            other => other,
+        })?);
+    }
+    Ok(roots)
+}
+
+/// The CA certificates in one PEM text (one or more `BEGIN CERTIFICATE` blocks).
+pub fn root_certificates_from_pem(pem: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let bad = |why: String| Error::InvalidArgument(why);
+    let mut roots = Vec::new();
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let cert = cert.map_err(|e| bad(format!("invalid PEM: {e}")))?;
+        // Refuse garbage now rather than as a handshake failure on the first upload.
+        rustls::RootCertStore::empty()
+            .add(cert.clone())
+            .map_err(|e| bad(format!("not a usable CA certificate: {e}")))?;
+        roots.push(cert);
+    }
+    if roots.is_empty() {
+        return Err(bad("no \"-----BEGIN CERTIFICATE-----\" block found".into()));
+    }
+    Ok(roots)
+}
+
+fn tls_config(extra_roots: Vec<CertificateDer<'static>>) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::InvalidArgument(format!("TLS configuration: {e}")))?;
+    let trust_error = |e: rustls::Error| Error::InvalidArgument(format!("TLS trust store: {e}"));
     #[cfg(target_os = "android")]
     let builder = {
-        let roots = rustls::RootCertStore {
+        let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
+        for cert in extra_roots {
+            roots.add(cert).map_err(trust_error)?;
+        }
         builder.with_root_certificates(roots)
     };
     #[cfg(not(target_os = "android"))]
     let builder = {
-        use rustls_platform_verifier::BuilderVerifierExt as _;
+        let provider = builder.crypto_provider().clone();
+        let verifier =
+            rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider)
+                .map_err(trust_error)?;
         builder
-            .with_platform_verifier()
-            .map_err(|e| Error::InvalidArgument(format!("TLS trust store: {e}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
     };
     let mut tls = builder.with_no_client_auth();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -171,14 +217,16 @@ fn classify(err: &reqwest::Error) -> TransportKind {
         if s.downcast_ref::<rustls::Error>().is_some() {
             tls = true;
         }
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            io_kind.get_or_insert(io.kind());
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
+        // `io::Error::source()` skips the error it wraps, and the TLS connector nests one
+        // io::Error in another, so walk the wrapped errors by hand.
+        let mut io = s.downcast_ref::<std::io::Error>();
+        while let Some(e) = io {
+            io_kind.get_or_insert(e.kind());
+            let inner = e.get_ref();
+            if inner.is_some_and(|i| i.downcast_ref::<rustls::Error>().is_some()) {
                 tls = true;
             }
+            io = inner.and_then(|i| i.downcast_ref::<std::io::Error>());
         }
         text.push_str(&s.to_string().to_ascii_lowercase());
         text.push('\n');

@@ -137,8 +137,25 @@ struct TestServer {
 
 impl TestServer {
     async fn start(handler: impl Fn(&Req) -> Reply + Send + Sync + 'static) -> TestServer {
+        TestServer::start_with(None, handler).await
+    }
+
+    /// An `https://127.0.0.1:PORT` server with `tls`'s certificate.
+    async fn start_tls(
+        tls: rustls::ServerConfig,
+        handler: impl Fn(&Req) -> Reply + Send + Sync + 'static,
+    ) -> TestServer {
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        TestServer::start_with(Some(acceptor), handler).await
+    }
+
+    async fn start_with(
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        handler: impl Fn(&Req) -> Reply + Send + Sync + 'static,
+    ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let endpoint = format!("{scheme}://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let closed = Arc::new(AtomicUsize::new(0));
         let handler: Handler = Arc::new(handler);
@@ -149,8 +166,17 @@ impl TestServer {
                     return;
                 };
                 let (handler, reqs, cl) = (handler.clone(), reqs.clone(), cl.clone());
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    serve(sock, handler, reqs).await;
+                    match tls {
+                        None => serve(sock, handler, reqs).await,
+                        // A failed handshake (the client refused our certificate) just closes.
+                        Some(tls) => {
+                            if let Ok(stream) = tls.accept(sock).await {
+                                serve(stream, handler, reqs).await;
+                            }
+                        }
+                    }
                     cl.fetch_add(1, Ordering::SeqCst);
                 });
             }
@@ -167,8 +193,12 @@ impl TestServer {
     }
 }
 
-async fn serve(sock: tokio::net::TcpStream, handler: Handler, reqs: Arc<Mutex<Vec<Req>>>) {
-    let (rd, mut wr) = sock.into_split();
+async fn serve(
+    sock: impl tokio::io::AsyncRead + tokio::io::AsyncWrite,
+    handler: Handler,
+    reqs: Arc<Mutex<Vec<Req>>>,
+) {
+    let (rd, mut wr) = tokio::io::split(sock);
     let mut rd = BufReader::new(rd);
     loop {
         let mut line = String::new();
@@ -254,6 +284,7 @@ fn http_config() -> HttpConfig {
         request_timeout: Duration::from_secs(10),
         stall_timeout: Duration::from_secs(10),
         allow_http: true,
+        extra_root_certificates: Vec::new(),
     }
 }
 
@@ -955,4 +986,111 @@ async fn vod_non_json_responses() {
     assert_eq!(e.class(true), ErrorClass::Retryable);
     // No error message carries the token or the signature.
     assert!(!e.to_string().contains(TOKEN));
+}
+
+/// A private CA (PEM) and a server certificate it issued for 127.0.0.1.
+fn private_pki() -> (String, rustls::ServerConfig) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "vod-upload test CA");
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+    )
+    .unwrap();
+    (ca.pem(), server)
+}
+
+#[tokio::test]
+async fn https_with_a_private_ca_is_refused_until_the_ca_is_trusted() {
+    let (ca_pem, tls) = private_pki();
+    let server = TestServer::start_tls(tls, upload_handler).await;
+    let content = data(300_000);
+    let file = temp_file(&content);
+    let https_only = HttpConfig {
+        allow_http: false,
+        ..http_config()
+    };
+    let upload = |config: HttpConfig| {
+        let (loc, path) = (location(&server, "v.mp4"), file.path().to_owned());
+        async move {
+            client(config)
+                .upload_part(
+                    &loc,
+                    &auth(SignatureVersion::V4),
+                    "U",
+                    1,
+                    &path,
+                    0,
+                    300_000,
+                    &|_| {},
+                )
+                .await
+        }
+    };
+
+    // The platform's roots do not include our CA: a TLS error that says why, and no request.
+    let e = upload(https_only.clone()).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Transport { kind: TransportKind::Tls, message } if message.contains("UnknownIssuer")),
+        "{e:?}"
+    );
+    assert!(server.requests().is_empty());
+
+    // Trusted as an extra root, the same upload goes through over TLS, body and CRC intact.
+    let trusted = HttpConfig {
+        extra_root_certificates: vec![ca_pem],
+        ..https_only
+    };
+    let part = upload(trusted).await.unwrap();
+    assert_eq!(part.crc64, crc64(&content));
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1);
+    assert!(reqs[0].body == content, "body differs");
+}
+
+#[test]
+fn unusable_extra_roots_are_refused_with_their_index() {
+    let (ca_pem, _) = private_pki();
+    let config = |roots: Vec<String>| HttpConfig {
+        extra_root_certificates: roots,
+        ..http_config()
+    };
+    assert!(build_client(&config(vec![ca_pem.clone(), ca_pem.clone()])).is_ok());
+    let message = |roots| match build_client(&config(roots)) {
+        Err(Error::InvalidArgument(m)) => m,
+        other => panic!("expected InvalidArgument, got {:?}", other.map(|_| ())),
+    };
+    let m = message(vec![ca_pem.clone(), "not a certificate".into()]);
+    assert!(
+        m.contains("extra_root_certificates[1]") && m.contains("BEGIN CERTIFICATE"),
+        "{m}"
+    );
+    let m = message(vec![
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into(),
+    ]);
+    assert!(
+        m.contains("extra_root_certificates[0]") && m.contains("CA certificate"),
+        "{m}"
+    );
 }
