@@ -40,6 +40,7 @@ fn admin_client() -> reqwest::Client {
         request_timeout: Duration::from_secs(30),
         stall_timeout: Duration::from_secs(30),
         allow_http: true,
+        ..Default::default()
     })
     .expect("client")
 }

@@ -239,6 +239,10 @@ pub struct Config {
     pub network_policy: NetworkPolicy,
     /// Permit plain-http endpoints (the simulator, tests). Off by default: HTTPS only.
     pub allow_http: bool,
+    /// PEM certificates (each string may hold several) trusted as roots in addition to the
+    /// platform's (on Android: Mozilla's bundled set): a private CA in front of a private OSS
+    /// endpoint, or a corporate TLS proxy. Empty by default.
+    pub extra_root_certificates: Vec<String>,
     /// Files below this size use one PutObject instead of a multipart upload.
     pub put_object_threshold: u64,
     /// Refresh credentials this long before their known expiry.
@@ -278,6 +282,7 @@ impl Default for Config {
             signature_version: SignatureVersion::V1,
             network_policy: NetworkPolicy::WifiOnly,
             allow_http: false,
+            extra_root_certificates: Vec::new(),
             put_object_threshold: limits::MIN_PART_SIZE,
             refresh_ahead: Duration::from_secs(5 * 60),
             progress_interval: Duration::from_millis(250),

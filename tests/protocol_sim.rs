@@ -35,6 +35,7 @@ async fn env() -> Env {
         request_timeout: Duration::from_secs(30),
         stall_timeout: Duration::from_secs(30),
         allow_http: true,
+        ..Default::default()
     };
     let http = build_client(&config).unwrap();
     let oss = OssClient::new(http.clone(), config);

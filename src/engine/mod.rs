@@ -161,21 +161,9 @@ impl Engine {
                 p.display()
             );
         }
-        let http = build_client(&HttpConfig {
-            connect_timeout: config.connect_timeout,
-            request_timeout: config.request_timeout,
-            stall_timeout: config.stall_timeout,
-            allow_http: config.allow_http,
-        })?;
-        let oss = OssClient::new(
-            http.clone(),
-            HttpConfig {
-                connect_timeout: config.connect_timeout,
-                request_timeout: config.request_timeout,
-                stall_timeout: config.stall_timeout,
-                allow_http: config.allow_http,
-            },
-        );
+        let http_config = HttpConfig::from_config(&config);
+        let http = build_client(&http_config)?;
+        let oss = OssClient::new(http.clone(), http_config);
         let vod_endpoint = config
             .vod_endpoint
             .clone()
@@ -926,6 +914,7 @@ impl Entry {
 
 fn validate_config(c: &Config) -> Result<()> {
     let bad = |m: String| Err(Error::InvalidArgument(m));
+    crate::transport::http::parse_root_certificates(&c.extra_root_certificates)?;
     if c.part_size < limits::MIN_PART_SIZE || c.part_size > limits::MAX_PART_SIZE {
         return bad(format!(
             "part_size must be between {} and {} bytes, got {}",

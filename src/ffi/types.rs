@@ -437,6 +437,10 @@ pub struct ClientConfig {
     /// Permit plain-http endpoints (simulators and tests only). Default false.
     #[uniffi(default = None)]
     pub allow_http: Option<bool>,
+    /// PEM certificates trusted as roots in addition to the platform's (on Android: Mozilla's
+    /// bundled set), e.g. a private CA or a corporate TLS proxy. Default none.
+    #[uniffi(default = None)]
+    pub extra_root_certificates: Option<Vec<String>>,
     /// Files below this size go up in one PutObject. Default 100 KiB.
     #[uniffi(default = None)]
     pub put_object_threshold: Option<u64>,
@@ -496,6 +500,9 @@ impl ClientConfig {
                 }),
             network_policy: self.network_policy.map_or(d.network_policy, Into::into),
             allow_http: self.allow_http.unwrap_or(d.allow_http),
+            extra_root_certificates: self
+                .extra_root_certificates
+                .unwrap_or(d.extra_root_certificates),
             put_object_threshold: self.put_object_threshold.unwrap_or(d.put_object_threshold),
             refresh_ahead: self.refresh_ahead_ms.map_or(d.refresh_ahead, ms),
             progress_interval: self.progress_interval_ms.map_or(d.progress_interval, ms),

@@ -177,6 +177,7 @@ pub async fn get_object(sim: &Simulator, bucket: &str, key: &str) -> Vec<u8> {
             request_timeout: Duration::from_secs(60),
             stall_timeout: Duration::from_secs(30),
             allow_http: true,
+            ..Default::default()
         })
         .expect("HTTP client");
     let mut builder = client.get(url);

@@ -20,6 +20,7 @@ fn app_server(h: &Harness) -> (VodClient, Credentials) {
         request_timeout: Duration::from_secs(30),
         stall_timeout: Duration::from_secs(30),
         allow_http: true,
+        ..Default::default()
     })
     .unwrap();
     let vod = VodClient::new(http, info.vod_endpoint.parse().unwrap());

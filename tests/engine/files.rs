@@ -93,4 +93,11 @@ async fn invalid_configuration_is_refused() {
         })
         .contains("http")
     );
+    assert!(
+        bad(Config {
+            extra_root_certificates: vec!["not a certificate".into()],
+            ..Config::default()
+        })
+        .contains("extra_root_certificates[0]")
+    );
 }

@@ -200,6 +200,7 @@ async fn completed_before_a_kill_is_not_uploaded_again() {
         request_timeout: Duration::from_secs(30),
         stall_timeout: Duration::from_secs(30),
         allow_http: true,
+        ..Default::default()
     })
     .unwrap();
     // What the killed run had done: a video, a multipart upload with every part, completed.
