@@ -30,7 +30,7 @@ pub enum Command {
     /// Continue every unfinished upload in the state database.
     Resume(Box<ResumeArgs>),
     /// Empty the state database, aborting unfinished multipart uploads when credentials allow.
-    Clear(ClearArgs),
+    Clear(Box<ClearArgs>),
     /// A guided tour of the engine on the built-in simulator (about 10 seconds).
     Demo(DemoArgs),
 }
@@ -121,6 +121,31 @@ pub struct CredentialArgs {
     /// Permit plain-http endpoints (a simulator); HTTPS only otherwise.
     #[arg(long)]
     pub allow_http: bool,
+    /// A PEM file of CA certificates to trust besides the system's (a private CA, a TLS proxy).
+    /// Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+}
+
+impl CredentialArgs {
+    /// The contents of the `--ca-cert` files, each checked to hold CA certificates.
+    pub fn extra_root_certificates(&self) -> Result<Vec<String>, crate::failure::Failure> {
+        use vod_upload::transport::http::root_certificates_from_pem;
+        self.ca_cert
+            .iter()
+            .map(|p| {
+                let fail = |why: String| {
+                    crate::failure::Failure::usage(format!("--ca-cert {}: {why}", p.display()))
+                };
+                let pem = std::fs::read_to_string(p).map_err(|e| fail(e.to_string()))?;
+                match root_certificates_from_pem(&pem) {
+                    Err(vod_upload::Error::InvalidArgument(why)) => Err(fail(why)),
+                    Err(e) => Err(fail(e.to_string())),
+                    Ok(_) => Ok(pem),
+                }
+            })
+            .collect()
+    }
 }
 
 #[derive(Args, Clone)]

@@ -118,6 +118,7 @@ mod tests {
             region: "cn-shanghai".into(),
             vod_endpoint: None,
             allow_http: false,
+            ca_cert: Vec::new(),
         }
     }
 

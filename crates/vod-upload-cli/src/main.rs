@@ -42,7 +42,7 @@ fn main() -> ExitCode {
             Command::Upload(a) => run::upload(*a).await,
             Command::Resume(a) => run::resume(*a).await,
             Command::List(a) => queue::list(a),
-            Command::Clear(a) => queue::clear(a).await,
+            Command::Clear(a) => queue::clear(*a).await,
             Command::Demo(a) => demo::run(a).await,
         }
     });

@@ -202,6 +202,7 @@ impl<'a> Aborter<'a> {
     fn new(mode: &'a Mode, creds: &crate::cli::CredentialArgs) -> Result<Aborter<'a>, Failure> {
         let http_config = HttpConfig {
             allow_http: creds.allow_http,
+            extra_root_certificates: creds.extra_root_certificates()?,
             request_timeout: Duration::from_secs(30),
             ..HttpConfig::default()
         };

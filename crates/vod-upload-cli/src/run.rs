@@ -260,6 +260,7 @@ async fn open(
         region: creds.region.clone(),
         vod_endpoint: creds.vod_endpoint.clone(),
         allow_http: creds.allow_http,
+        extra_root_certificates: creds.extra_root_certificates()?,
         signature_version: match transfer.signature_version {
             SignatureArg::V1 => vod_upload::protocol::SignatureVersion::V1,
             SignatureArg::V4 => vod_upload::protocol::SignatureVersion::V4,

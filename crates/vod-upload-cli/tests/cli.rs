@@ -690,6 +690,17 @@ fn usage_errors_exit_2_and_never_echo_secrets() {
     assert_eq!(out.code(), 2, "{}", out.stderr);
     assert!(out.stderr.contains("part_size"), "{}", out.stderr);
 
+    let missing = dir.path().join("missing-ca.pem");
+    let out = run(&[s("upload"), s("--ca-cert"), p(&missing), p(&f)]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--ca-cert"), "{}", out.stderr);
+    assert!(out.stderr.contains("missing-ca.pem"), "{}", out.stderr);
+    let not_pem = dir.path().join("ca.pem");
+    std::fs::write(&not_pem, "this is not a certificate\n").unwrap();
+    let out = run(&[s("upload"), s("--ca-cert"), p(&not_pem), p(&f)]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(out.stderr.contains("BEGIN CERTIFICATE"), "{}", out.stderr);
+
     let mut cmd = bin();
     cmd.env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret);
     let help = run_with(cmd, &[s("upload"), s("--help")]);
