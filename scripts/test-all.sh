@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project, as CI does (.ci/run calls this script).
 # Needs: Rust (rustup), Python 3.11+, Java 17 + Maven, Go. Everything else it installs itself
-# (Python packages into virtualenvs under target/, Maven artifacts into ~/.m2).
+# (Python packages into virtualenvs under target/, Maven artifacts into ~/.m2, the Android Rust
+# target through rustup, clang and aarch64 libc headers through apt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -12,6 +13,9 @@ cargo fmt --all -- --check
 
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+
+step "clippy for Android (aarch64-linux-android)"
+bash scripts/check-android.sh
 
 # One release build serves the Rust tests, the simulator, the CLI and the bindings. Every later
 # step reuses it (a build without --all-targets would resolve other dependency features and
