@@ -66,6 +66,12 @@ pub const DEFAULT_TOKEN_TTL_SECS: u64 = 3000;
 pub struct SimConfig {
     /// Address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// The address put in the endpoints it prints and in every UploadAddress it issues, with
+    /// the port it listens on: what a phone or an emulator must connect to (`10.0.2.2` from
+    /// the Android emulator, the laptop's LAN address from a device). `None`: the listen
+    /// address (loopback when that is unspecified). An IP, not a name: clients use path-style
+    /// addressing only for IP endpoints.
+    pub advertise_ip: Option<std::net::IpAddr>,
     /// Where objects and parts are stored; `None` uses a temporary directory removed on drop.
     pub data_dir: Option<PathBuf>,
     /// Account AccessKeyId; generated when `None`.
@@ -85,6 +91,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertise_ip: None,
             data_dir: None,
             access_key_id: None,
             access_key_secret: None,
@@ -184,6 +191,13 @@ impl Simulator {
         let info = shared.info.clone();
         let server = tokio::spawn(server::accept_loop(listener, shared.clone()));
         tracing::info!(%addr, data_dir = %shared.store.root().display(), "vod-sim listening");
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                %addr,
+                "listening beyond loopback: anyone who can reach this address can use the \
+                 unauthenticated admin API (/_sim/*) and read every object"
+            );
+        }
         Ok(Simulator {
             shared,
             info,

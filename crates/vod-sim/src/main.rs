@@ -17,6 +17,11 @@ struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
+    /// IP address to put in the printed endpoints and in UploadAddress, with the listening
+    /// port: what a device connects to (e.g. `--listen 0.0.0.0:9000 --advertise-ip 10.0.2.2`
+    /// for the Android emulator). Default: the listen address.
+    #[arg(long, value_name = "IP")]
+    advertise_ip: Option<std::net::IpAddr>,
     /// Directory for objects and parts (default: a temporary directory, removed on exit). Its
     /// `blobs/` subdirectory is emptied on start: nothing is kept across runs.
     #[arg(long)]
@@ -82,6 +87,7 @@ fn main() -> ExitCode {
     };
     let config = SimConfig {
         listen: args.listen,
+        advertise_ip: args.advertise_ip,
         data_dir: args.data_dir,
         access_key_id: args.access_key_id,
         access_key_secret: args.access_key_secret,

@@ -27,8 +27,8 @@ pub(crate) struct Shared {
     _temp_dir: Option<tempfile::TempDir>,
 }
 
-fn endpoint(addr: SocketAddr) -> String {
-    let ip = addr.ip();
+fn endpoint(addr: SocketAddr, advertise_ip: Option<std::net::IpAddr>) -> String {
+    let ip = advertise_ip.unwrap_or(addr.ip());
     // Clients cannot connect to the unspecified address; point them at loopback.
     let host = if ip.is_unspecified() {
         if ip.is_ipv4() {
@@ -89,7 +89,7 @@ impl Shared {
                 "the account access key id must not start with STS.".into(),
             ));
         }
-        let base = endpoint(addr);
+        let base = endpoint(addr, config.advertise_ip);
         let info = SimInfo {
             oss_endpoint: base.clone(),
             vod_endpoint: base.clone(),
@@ -129,14 +129,13 @@ mod tests {
 
     #[test]
     fn endpoints() {
-        assert_eq!(
-            endpoint("127.0.0.1:80".parse().unwrap()),
-            "http://127.0.0.1:80"
-        );
-        assert_eq!(
-            endpoint("0.0.0.0:81".parse().unwrap()),
-            "http://127.0.0.1:81"
-        );
-        assert_eq!(endpoint("[::1]:82".parse().unwrap()), "http://[::1]:82");
+        let e = |addr: &str, advertise: Option<&str>| {
+            endpoint(addr.parse().unwrap(), advertise.map(|a| a.parse().unwrap()))
+        };
+        assert_eq!(e("127.0.0.1:80", None), "http://127.0.0.1:80");
+        assert_eq!(e("0.0.0.0:81", None), "http://127.0.0.1:81");
+        assert_eq!(e("[::1]:82", None), "http://[::1]:82");
+        assert_eq!(e("0.0.0.0:83", Some("10.0.2.2")), "http://10.0.2.2:83");
+        assert_eq!(e("[::]:84", Some("fd00::1")), "http://[fd00::1]:84");
     }
 }

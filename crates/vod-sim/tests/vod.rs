@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use serde_json::Value;
+use vod_sim::SimConfig;
 use vod_upload::protocol::credentials::{
     UploadAddress, UploadAuth, format_utc_time, parse_utc_time,
 };
@@ -411,4 +412,40 @@ async fn post_with_form_body_and_xml_format() {
     p.push(("VideoId", &id));
     let (_, info) = rpc(&http, &base, "GET", &sim.account_credentials(), &p).await;
     assert_eq!(info["Video"]["Title"], "a b+c&d");
+}
+
+/// A device reaches the simulator through the address given with `advertise_ip`, so that
+/// address (not the listen address) is in the printed endpoints and in every UploadAddress.
+#[tokio::test]
+async fn the_advertised_ip_is_what_clients_are_sent_to() {
+    // All of 127/8 is loopback on Linux: 127.0.0.2 stands in for a LAN address.
+    let sim = start_with(SimConfig {
+        listen: "0.0.0.0:0".parse().unwrap(),
+        advertise_ip: Some("127.0.0.2".parse().unwrap()),
+        ..SimConfig::default()
+    })
+    .await;
+    let base = format!("http://127.0.0.2:{}", sim.addr().port());
+    assert_eq!(sim.info().oss_endpoint, base);
+    assert_eq!(sim.info().vod_endpoint, base);
+    assert_eq!(sim.info().sts_endpoint, base);
+
+    let http = http();
+    let mut params = vod("CreateUploadVideo");
+    params.extend([("Title", "t"), ("FileName", "a.mp4")]);
+    let (status, body) = rpc(&http, &base, "GET", &sim.account_credentials(), &params).await;
+    assert_eq!(status, 200, "{body}");
+    let (auth, addr) = decode(&body);
+    assert_eq!(addr.endpoint, base);
+    let resp = Oss::new(
+        &addr.endpoint,
+        &auth.credentials,
+        "PUT",
+        &addr.bucket,
+        &addr.file_name,
+    )
+    .body("through the advertised address")
+    .send(&http)
+    .await;
+    assert_eq!(resp.status(), 200);
 }
