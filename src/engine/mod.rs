@@ -743,6 +743,8 @@ impl Inner {
             let inner = Arc::clone(self);
             self.runtime.spawn(async move {
                 tokio::select! {
+                    // A stopped run must not be polled once more (it could start a request).
+                    biased;
                     _ = cancel.cancelled() => {}
                     _ = worker::run(&inner, &id, generation) => {}
                 }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use super::{
     CredentialReason, CredentialRequest, Entry, Event, FileAuth, Inner, ProvidedCredentials,
@@ -98,6 +99,9 @@ struct FileCtx {
     inner: Arc<Inner>,
     id: FileId,
     generation: u64,
+    /// Cancelled (under the engine lock) the moment this run is stopped: by pause, stop, a
+    /// disallowed network, a credential wait. Checked before every request.
+    cancel: CancellationToken,
     path: PathBuf,
     target: UploadTarget,
     vod_info: VodInfo,
@@ -130,6 +134,7 @@ impl FileCtx {
             inner: Arc::clone(inner),
             id: id.to_owned(),
             generation,
+            cancel: e.run.as_ref()?.cancel.clone(),
             path: e.info.path.clone(),
             target: e.info.target.clone(),
             vod_info: e.info.vod_info.clone(),
@@ -563,7 +568,20 @@ impl FileCtx {
         Ok(fp)
     }
 
+    /// Refuses to begin a request once the run is stopped. Dropping the run's future stops
+    /// what it awaits, but its part tasks run on other threads until the drop reaches them: a
+    /// part starting or retrying in that window must not send a byte on, say, cellular.
+    fn ensure_running(&self) -> Result<()> {
+        if self.cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// The credentials for the next OSS request; every OSS request of a run asks for them
+    /// right before it starts, so this is also where a stopped run is refused.
     fn oss_auth(&self) -> Result<OssAuth> {
+        self.ensure_running()?;
         let a = lock(&self.auth).clone().ok_or(Error::Cancelled)?;
         let region = a
             .auth
@@ -667,9 +685,15 @@ impl FileCtx {
                 next += 1;
                 let me = Arc::clone(self);
                 let (loc, upload_id) = (loc.clone(), upload_id.clone());
+                let cancel = self.cancel.clone();
                 tasks.spawn(async move {
-                    me.part(&loc, &upload_id, n as u32, (n - 1) * part_size, part_len(n))
-                        .await
+                    // Stop at the next poll after the run is stopped, without waiting for the
+                    // run's future to be dropped (it owns this JoinSet).
+                    tokio::select! {
+                        biased;
+                        _ = cancel.cancelled() => Err(Error::Cancelled),
+                        r = me.part(&loc, &upload_id, n as u32, (n - 1) * part_size, part_len(n)) => r,
+                    }
                 });
             }
             match tasks.join_next().await {
@@ -991,6 +1015,7 @@ impl FileCtx {
     {
         let mut streak = Streak::new();
         loop {
+            self.ensure_running()?;
             let err = match op().await {
                 Ok(v) => {
                     self.healthy();
