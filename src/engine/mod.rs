@@ -151,6 +151,10 @@ impl Engine {
     /// `runtime`. Nothing uploads until [`Engine::start`].
     pub fn new(config: Config, runtime: Handle) -> Result<Engine> {
         validate_config(&config)?;
+        // Before the store: a bad setting (extra roots) must be refused with no side effect.
+        let http_config = HttpConfig::from_config(&config);
+        let http = build_client(&http_config)?;
+        let oss = OssClient::new(http.clone(), http_config);
         let (store, recovered) = match &config.database_path {
             Some(path) => Store::open_or_recover(path)?,
             None => (Store::open_in_memory()?, None),
@@ -161,9 +165,6 @@ impl Engine {
                 p.display()
             );
         }
-        let http_config = HttpConfig::from_config(&config);
-        let http = build_client(&http_config)?;
-        let oss = OssClient::new(http.clone(), http_config);
         let vod_endpoint = config
             .vod_endpoint
             .clone()
@@ -916,7 +917,6 @@ impl Entry {
 
 fn validate_config(c: &Config) -> Result<()> {
     let bad = |m: String| Err(Error::InvalidArgument(m));
-    crate::transport::http::parse_root_certificates(&c.extra_root_certificates)?;
     if c.part_size < limits::MIN_PART_SIZE || c.part_size > limits::MAX_PART_SIZE {
         return bad(format!(
             "part_size must be between {} and {} bytes, got {}",
