@@ -2,7 +2,8 @@
 # Runs every test of the project, as CI does (.ci/run calls this script).
 # Needs: Rust (rustup), Python 3.11+, Java 17 + Maven, Go. Everything else it installs itself
 # (Python packages into virtualenvs under target/, Maven artifacts into ~/.m2, the Android Rust
-# target through rustup, clang and aarch64 libc headers through apt).
+# target through rustup, clang and aarch64 libc headers through apt, Swift 6.0 into a Debian 13
+# tree under /var/cache through debootstrap, which needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -29,7 +30,9 @@ export VOD_UPLOAD_SKIP_BUILD=1
 step "Rust tests"
 cargo test --release --workspace
 
-for extra in tests/conformance/run.sh bindings/test.sh; do
+# bindings/swift/test-linux.sh: the Swift package compiled and tested on Linux (Swift 6.0 from
+# Debian 13 in a chroot kept in /var/cache, set up on the first run; needs root, as CI is).
+for extra in tests/conformance/run.sh bindings/test.sh bindings/swift/test-linux.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "$extra"

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking // URLSession and URLRequest on Linux
+#endif
 import XCTest
 
 @testable import VodUpload
