@@ -8,18 +8,18 @@ struct ContentView: View {
 
     var body: some View {
         VStack(alignment: .leading, spacing: 16) {
-            Text(model.fileName ?? "Pick a video to upload it to VOD.")
+            Text(model.screen.fileName ?? "Pick a video to upload it to VOD.")
                 .font(.headline)
-            ProgressView(value: model.progress)
-            Text(model.message ?? "\(Int(model.progress * 100))%")
+            ProgressView(value: model.screen.progress)
+            Text(model.screen.message ?? "\(model.screen.percent)%")
                 .font(.subheadline)
                 .foregroundStyle(.secondary)
             HStack {
                 PhotosPicker("Pick a video", selection: $pick, matching: .videos)
-                    .disabled(!model.canPick)
+                    .disabled(!model.screen.canPick)
                 Spacer()
-                Button("Pause") { model.pause() }.disabled(!model.canPause)
-                Button("Resume") { model.resume() }.disabled(!model.canResume)
+                Button("Pause") { model.pause() }.disabled(!model.screen.canPause)
+                Button("Resume") { model.resume() }.disabled(!model.screen.canResume)
             }
             Spacer()
         }

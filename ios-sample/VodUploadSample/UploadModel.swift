@@ -2,56 +2,38 @@ import PhotosUI
 import SwiftUI
 import UIKit
 import VodUpload
+import VodUploadSampleKit
 
 /// The app-wide upload state: owns the one `VodUploader` (created at launch, kept for the
 /// life of the process), follows the network, and keeps uploading briefly in the background.
+/// The decisions live in VodUploadSampleKit (tested on every platform); this class only wires
+/// them to SwiftUI, UIKit and the photo picker.
 @MainActor
 final class UploadModel: ObservableObject {
     static let shared = UploadModel()
 
-    enum Phase { case idle, uploading, waiting, paused, succeeded, failed }
-
-    @Published private(set) var fileName: String?
-    @Published private(set) var progress: Double = 0
-    @Published private(set) var message: String?
-    @Published private(set) var phase: Phase = .idle
-
-    var canPick: Bool { phase == .idle || phase == .succeeded || phase == .failed }
-    var canPause: Bool { phase == .uploading || phase == .waiting }
-    var canResume: Bool { phase == .paused }
+    @Published private(set) var screen = UploadScreenState()
 
     private let uploader: VodUploader?
+    /// NWPathMonitor → `setNetworkState`: a switch to cellular pauses at once (Wi-Fi only).
     private let network = NetworkMonitor()
-    private var fileId: String?
+    private var background = BackgroundUploads()
     private var backgroundTask: UIBackgroundTaskIdentifier = .invalid
-    /// Set when the background time ran out and we paused; undone when the app returns.
-    private var pausedForBackground = false
 
     private init() {
         initLogging(level: .info, sink: OSLogSink())
-        let info = Bundle.main.infoDictionary ?? [:]
-        let endpoint = info["VodEndpoint"] as? String
+        let settings = SampleSettings(info: Bundle.main.infoDictionary ?? [:])
         do {
             let support = try FileManager.default.url(
                 for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
-            let uploader = try VodUploader(config: ClientConfig(
-                // Checkpoints: uploads continue where they stopped after the app is killed.
-                databasePath: support.appendingPathComponent("vod-upload.db").path,
-                region: info["VodRegion"] as? String,
-                vodEndpoint: endpoint,
-                networkPolicy: .wifiOnly,
-                allowHttp: endpoint?.hasPrefix("http://") ?? false
-            ))
+            // Checkpoints: uploads continue where they stopped after the app is killed.
+            let uploader = try VodUploader(config: settings.clientConfig(database: support.appendingPathComponent("vod-upload.db")))
             // Simulator only: a real app sets a CredentialProvider that asks its server.
-            try uploader.client.setStsToken(
-                accessKeyId: info["VodAccessKeyId"] as? String ?? "",
-                accessKeySecret: info["VodAccessKeySecret"] as? String ?? ""
-            )
+            try uploader.client.setStsToken(accessKeyId: settings.accessKeyId, accessKeySecret: settings.accessKeySecret)
             self.uploader = uploader
         } catch {
             uploader = nil
-            phase = .failed
-            message = "Cannot start uploads: \(error)"
+            screen.show(error: "Cannot start uploads: \(error)")
             return
         }
         startObserving()
@@ -62,16 +44,14 @@ final class UploadModel: ObservableObject {
         let events = uploader.events() // subscribed now, before anything uploads
         Task { @MainActor [weak self] in
             for await event in events {
-                self?.apply(event)
+                self?.handle(event)
             }
         }
-        network.start { state in
-            try? uploader.client.setNetworkState(state: state)
-        }
+        network.start(reportingTo: uploader.client)
         // Files left from an earlier run continue by themselves.
         if let pending = uploader.client.listFiles().last(where: { !$0.status.isFinished }) {
-            show(pending)
-            try? uploader.client.start()
+            screen = UploadScreenState(restoring: pending)
+            uploader.client.start()
         }
     }
 
@@ -80,28 +60,21 @@ final class UploadModel: ObservableObject {
         guard let uploader else { return }
         do {
             guard let movie = try await item.loadTransferable(type: Movie.self) else { return }
-            let title = (Self.displayName(movie.url.path) as NSString).deletingPathExtension
-            let id = try uploader.client.addFile(path: movie.url.path, vodInfo: VodInfo(title: title))
-            fileId = id
-            if let file = uploader.client.file(fileId: id) { show(file) }
-            if uploader.client.status() == .paused {
-                try uploader.client.resume()
-            } else {
-                try uploader.client.start()
-            }
+            let id = try uploader.client.addFile(at: movie.url, vodInfo: VodInfo(title: ImportedFile.title(of: movie.url)))
+            screen.picked(fileId: id, fileName: ImportedFile.displayName(of: movie.url))
+            uploader.client.start() // also continues a paused queue
         } catch {
-            phase = .failed
-            message = "\(error)"
+            screen.show(error: "\(error)")
         }
     }
 
     func pause() {
-        try? uploader?.client.pause()
+        uploader?.client.pause()
     }
 
     func resume() {
-        try? uploader?.client.resume()
-        if phase == .paused { phase = .uploading }
+        uploader?.client.resume()
+        screen.resumed()
     }
 
     /// Background: ask iOS for time to finish; when it runs out, pause (checkpoints are kept)
@@ -110,17 +83,16 @@ final class UploadModel: ObservableObject {
         guard let uploader else { return }
         switch scenePhase {
         case .background:
-            guard backgroundTask == .invalid,
-                  uploader.client.listFiles().contains(where: { !$0.status.isFinished })
-            else { return }
+            guard backgroundTask == .invalid, BackgroundUploads.needsTime(for: uploader.client.listFiles()) else { return }
             backgroundTask = UIApplication.shared.beginBackgroundTask(withName: "uploads") { [weak self] in
-                Task { @MainActor in self?.backgroundTimeExpired() }
+                // iOS calls this on the main thread and ends the app unless the task is ended
+                // before it returns, so no hop through a Task here.
+                MainActor.assumeIsolated { self?.backgroundTimeExpired() }
             }
         case .active:
             endBackgroundTask()
-            if pausedForBackground {
-                pausedForBackground = false
-                try? uploader.client.resume()
+            if background.becameActive() {
+                uploader.client.resume()
             }
         default:
             break
@@ -128,9 +100,8 @@ final class UploadModel: ObservableObject {
     }
 
     private func backgroundTimeExpired() {
-        if uploader?.client.status() == .running {
-            try? uploader?.client.pause()
-            pausedForBackground = true
+        if let uploader, background.timeExpired(clientStatus: uploader.client.status()) {
+            uploader.client.pause()
         }
         endBackgroundTask()
     }
@@ -142,70 +113,14 @@ final class UploadModel: ObservableObject {
         }
     }
 
-    private func show(_ file: FileInfo) {
-        fileId = file.id
-        fileName = Self.displayName(file.path)
-        progress = file.bytesTotal == 0 ? 0 : Double(file.bytesUploaded) / Double(file.bytesTotal)
-        phase = .uploading
-        message = nil
-    }
-
-    /// The picked file's name: our copies are named `<UUID>-<original name>` (see Movie).
-    private static func displayName(_ path: String) -> String {
-        let name = (path as NSString).lastPathComponent
-        let uuidLength = 36
-        guard name.count > uuidLength + 1, UUID(uuidString: String(name.prefix(uuidLength))) != nil else { return name }
-        return String(name.dropFirst(uuidLength + 1))
-    }
-
-    private func apply(_ event: UploadEvent) {
-        if let id = event.fileId, id != fileId { return }
+    private func handle(_ event: UploadEvent) {
+        screen.apply(event)
         switch event {
-        case .started:
-            phase = .uploading
-        case let .progress(_, uploaded, total):
-            progress = max(progress, total == 0 ? 1 : Double(uploaded) / Double(total))
-            if phase == .waiting {
-                phase = .uploading
-                message = nil
-            }
-        case let .succeeded(file, result):
-            progress = 1
-            phase = .succeeded
-            message = result.videoId.map { "Uploaded: video \($0)" }
-            try? FileManager.default.removeItem(atPath: file.path) // our copy
-            if backgroundTask != .invalid, uploader?.client.listFiles().allSatisfy({ $0.status.isFinished }) == true {
-                endBackgroundTask()
-            }
-        case let .failed(_, code, text):
-            phase = .failed
-            message = "\(code): \(text)"
-        case .tokenExpired:
-            phase = .waiting
-            message = "Waiting for new upload credentials"
-        case let .retry(_, code, _):
-            message = "Retrying after \(code)"
-        case .retryResume:
-            message = nil
-        case let .waiting(_, reason):
-            switch reason {
-            case .paused:
-                phase = .paused
-                message = nil
-            case .network:
-                phase = .waiting
-                message = "Waiting for Wi-Fi"
-            case .credentials:
-                phase = .waiting
-                message = "Waiting for upload credentials"
-            case .backoff:
-                phase = .waiting
-                message = "Network trouble, retrying shortly"
-            case .queue:
-                phase = .waiting
-                message = "Waiting for other uploads"
-            }
+        case let .succeeded(file, _) where file.id == screen.fileId:
+            try? FileManager.default.removeItem(at: file.url) // our copy
         case .allDone:
+            endBackgroundTask() // nothing left to finish in the background
+        default:
             break
         }
     }

@@ -37,11 +37,6 @@ public enum UploadEvent: Equatable {
 extension UploadEvent: Sendable {}
 #endif
 
-public extension FileStatus {
-    /// Succeeded, failed or canceled: the queue will not pick the file up by itself.
-    var isFinished: Bool { self == .succeeded || self == .failed || self == .canceled }
-}
-
 /// Empty defaults, so a listener implements only the callbacks it cares about.
 public extension UploadListener {
     func started(file: FileInfo) throws {}
