@@ -3,7 +3,8 @@
 #   1. Kotlin: generate, compile with the official compiler, JUnit on the JVM (Maven), and the
 #      Android sample's JVM module against the installed bindings;
 #   2. Python: build the module, pytest;
-#   3. Swift: generate sources, header and modulemap, and check them (compiling needs macOS).
+#   3. Swift: generate sources, header and modulemap, and check them (compiling and testing them
+#      is bindings/swift/test-linux.sh, which scripts/test-all.sh runs after this script).
 # Needs Rust, Java 17 + Maven (Maven Central), Python 3.11+. Honours CARGO_TARGET_DIR;
 # VOD_UPLOAD_SKIP_BUILD=1 skips the cargo build when a previous step did it.
 set -euo pipefail
