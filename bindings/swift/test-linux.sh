@@ -106,7 +106,12 @@ install_if_changed "$gen/VodUploadFFI.h" "$here/Sources/VodUploadFFI/VodUploadFF
 # --- 3. swift test inside the tree ------------------------------------------------------------
 mounted=()
 cleanup() {
-  local i
+  local i p
+  # Whatever still runs inside the tree (a test binary, vod-sim) after an interrupted run is
+  # ours (runs are serialized by the lock) and would keep the mounts busy.
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/root" 2>/dev/null)" = "$rootfs" ] && kill -9 "${p#/proc/}" 2>/dev/null
+  done
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
     umount "${mounted[i]}" 2>/dev/null || umount -l "${mounted[i]}" || true
   done

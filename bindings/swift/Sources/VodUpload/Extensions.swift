@@ -94,3 +94,19 @@ public extension FileStatus {
     /// Succeeded, failed or canceled: the queue will not pick the file up by itself.
     var isFinished: Bool { self == .succeeded || self == .failed || self == .canceled }
 }
+
+/// Empty defaults, so a native-style listener (`setListener`) implements only the callbacks it
+/// cares about. (`subscribe` with an `UploadEventListener`, or `VodUploader.events()`, gets
+/// every event as one `UploadEvent` instead.)
+public extension UploadListener {
+    func started(file: FileInfo) throws {}
+    func progress(fileId: String, uploaded: Int64, total: Int64) throws {}
+    func succeeded(file: FileInfo, result: UploadResult) throws {}
+    func failed(file: FileInfo, code: String, message: String) throws {}
+    func canceled(file: FileInfo, deleted: Bool) throws {}
+    func tokenExpired(file: FileInfo) throws {}
+    func retry(file: FileInfo, code: String, message: String) throws {}
+    func retryResume(file: FileInfo) throws {}
+    func waiting(file: FileInfo, reason: WaitingReason) throws {}
+    func allDone() throws {}
+}

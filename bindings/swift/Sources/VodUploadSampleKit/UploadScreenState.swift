@@ -75,7 +75,9 @@ public struct UploadScreenState: Equatable, Sendable {
         case let .failed(_, code, text):
             phase = .failed
             message = "\(code): \(text)"
-        // MERGE: .canceled(file, deleted) arrives with the generated UploadEvent.
+        case let .canceled(_, deleted):
+            phase = .canceled
+            message = deleted ? "Removed" : "Canceled"
         case .tokenExpired:
             phase = .waiting
             message = "Waiting for new upload credentials"
@@ -109,7 +111,7 @@ public struct UploadScreenState: Equatable, Sendable {
         case .network: return "Waiting for Wi-Fi"
         case .credentials: return "Waiting for upload credentials"
         case .backoff: return "Network trouble, retrying shortly"
-        case .queue: return "Waiting for other uploads"
+        case .tokenExpired: return "Waiting for new upload credentials"
         }
     }
 }

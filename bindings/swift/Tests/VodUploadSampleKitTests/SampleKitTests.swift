@@ -16,7 +16,7 @@ final class SampleKitTests: XCTestCase {
     }
 
     private let result = UploadResult(
-        videoId: "vid-1", imageUrl: nil, endpoint: "http://oss", bucket: "bucket", objectKey: "key", bytes: 100, crc64: 42
+        videoId: "vid-1", imageUrl: nil, endpoint: "http://oss", bucket: "bucket", objectKey: "key", bytes: 100, crc64: "42"
     )
 
     func testAnUploadGoesThroughWaitingAndPauseToSucceeded() {
@@ -26,10 +26,10 @@ final class SampleKitTests: XCTestCase {
         XCTAssertTrue(screen.canPause)
         XCTAssertFalse(screen.canPick)
 
-        screen.apply(.started(file("a")))
+        screen.apply(.started(file: file("a")))
         screen.apply(.progress(fileId: "a", uploaded: 30, total: 100))
         XCTAssertEqual(screen.percent, 30)
-        screen.apply(.waiting(file("a"), .network))
+        screen.apply(.waiting(file: file("a"), reason: .network))
         XCTAssertEqual(screen.phase, .waiting)
         XCTAssertEqual(screen.message, "Waiting for Wi-Fi")
         screen.apply(.progress(fileId: "a", uploaded: 20, total: 100))
@@ -37,12 +37,12 @@ final class SampleKitTests: XCTestCase {
         XCTAssertEqual(screen.phase, .uploading, "bytes flow again")
         XCTAssertNil(screen.message)
 
-        screen.apply(.waiting(file("a"), .paused))
+        screen.apply(.waiting(file: file("a"), reason: .paused))
         XCTAssertTrue(screen.canResume)
         XCTAssertFalse(screen.canPause)
         screen.resumed()
         XCTAssertEqual(screen.phase, .uploading)
-        screen.apply(.succeeded(file("a", status: .succeeded), result))
+        screen.apply(.succeeded(file: file("a", status: .succeeded), result: result))
         XCTAssertEqual(screen.phase, .succeeded)
         XCTAssertEqual(screen.percent, 100)
         XCTAssertEqual(screen.videoId, "vid-1")
@@ -53,25 +53,36 @@ final class SampleKitTests: XCTestCase {
         var screen = UploadScreenState()
         screen.picked(fileId: "a", fileName: "clip.mp4")
         XCTAssertEqual(screen.applying(.progress(fileId: "b", uploaded: 50, total: 100)), screen)
-        XCTAssertEqual(screen.applying(.failed(file("b"), code: "X", message: "y")), screen)
+        XCTAssertEqual(screen.applying(.failed(file: file("b"), code: "X", message: "y")), screen)
         XCTAssertEqual(screen.applying(.allDone), screen)
     }
 
     func testFailuresRetriesAndExpiredCredentialsAreShown() {
         var screen = UploadScreenState()
         screen.picked(fileId: "a", fileName: "clip.mp4")
-        screen.apply(.retry(file("a"), code: "RequestTimeout", message: "slow"))
+        screen.apply(.retry(file: file("a"), code: "RequestTimeout", message: "slow"))
         XCTAssertEqual(screen.message, "Retrying after RequestTimeout")
-        screen.apply(.retryResume(file("a")))
+        screen.apply(.retryResume(file: file("a")))
         XCTAssertNil(screen.message)
-        screen.apply(.tokenExpired(file("a")))
+        screen.apply(.tokenExpired(file: file("a")))
         XCTAssertEqual(screen.phase, .waiting)
         XCTAssertEqual(screen.message, "Waiting for new upload credentials")
-        screen.apply(.failed(file("a"), code: "AccessDenied", message: "no"))
+        screen.apply(.failed(file: file("a"), code: "AccessDenied", message: "no"))
         XCTAssertEqual(screen.phase, .failed)
         XCTAssertEqual(screen.message, "AccessDenied: no")
         XCTAssertTrue(screen.canPick)
         XCTAssertFalse(screen.canResume)
+    }
+
+    func testACanceledOrRemovedFileEndsTheUploadOnScreen() {
+        var screen = UploadScreenState()
+        screen.picked(fileId: "a", fileName: "clip.mp4")
+        screen.apply(.canceled(file: file("a", status: .canceled), deleted: false))
+        XCTAssertEqual(screen.phase, .canceled)
+        XCTAssertEqual(screen.message, "Canceled")
+        XCTAssertTrue(screen.canPick)
+        screen.picked(fileId: "b", fileName: "other.mp4")
+        XCTAssertEqual(screen.applying(.canceled(file: file("b"), deleted: true)).message, "Removed")
     }
 
     func testARestoredFileShowsItsNameAndProgress() {
