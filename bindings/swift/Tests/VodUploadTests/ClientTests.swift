@@ -247,6 +247,46 @@ final class ClientTests: XCTestCase {
         XCTAssertEqual(client.listFiles(), [])
     }
 
+    /// The native rule (docs/control.md): a call that does not apply in the current state
+    /// returns normally and changes nothing.
+    func testCallsThatDoNotApplyAreIgnored() throws {
+        let (client, recorder) = try makeClient()
+        client.pause() // idle
+        client.resume() // not paused
+        client.stop() // idle
+        XCTAssertEqual(client.status(), .idle)
+        try client.deleteFile(fileId: "no-such-id")
+        try client.cancelFileAt(index: 7, keepUpload: true)
+        try client.resumeFile(fileId: "no-such-id")
+
+        let id = try client.addFile(at: try writeFile(in: dir, "once.mp4", size: 150 * KiB))
+        client.start()
+        client.start() // already running
+        try recorder.succeeded(id)
+        try client.cancelFile(fileId: id, keepUpload: false) // succeeded: nothing to cancel
+        try client.resumeFile(fileId: id) // succeeded: nothing to resume
+        XCTAssertEqual(client.file(fileId: id)?.status, .succeeded)
+        XCTAssertEqual(recorder.count("canceled") + recorder.count("failed"), 0)
+        XCTAssertEqual(recorder.count("started"), 1, "uploaded once")
+    }
+
+    /// pause → stop → start: the native SDK's trap (files stranded) does not exist here; the
+    /// same multipart upload continues.
+    func testPauseStopAndStartContinueTheUpload() throws {
+        let (client, recorder) = try makeClient()
+        try sim.throttle(bytesPerSecond: 300 * KiB)
+        let id = try client.addFile(at: try writeFile(in: dir, "stop.mp4", size: 900 * KiB))
+        client.start()
+        try recorder.someProgress()
+        client.pause()
+        client.stop()
+        XCTAssertEqual(client.status(), .stopped)
+        try sim.throttle(bytesPerSecond: nil)
+        client.start()
+        try recorder.succeeded(id)
+        XCTAssertEqual(try sim.stat("multipart_uploads_initiated"), 1)
+    }
+
     func testErrorsAreTypedAndCarryWhatTheAppNeeds() throws {
         let (client, _) = try makeClient()
         XCTAssertThrowsError(try client.addFile(at: dir.appendingPathComponent("missing.mp4"))) { error in
