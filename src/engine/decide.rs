@@ -192,7 +192,7 @@ mod tests {
                 }
                 CredentialPlan::FromSts => assert!(v.sts && !v.sts_expired, "{v:?}"),
                 CredentialPlan::AskProvider { reason, fallback } => {
-                    assert!(!(v.sts && !v.sts_expired), "{v:?}");
+                    assert!(!v.sts || v.sts_expired, "{v:?}");
                     assert_eq!(fallback == Fallback::UseCurrent, usable, "{v:?}");
                     let want = if v.expired || v.sts_expired {
                         Reason::Expired
