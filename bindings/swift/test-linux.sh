@@ -146,8 +146,9 @@ in_tree() {
 }
 
 step "swift build (Swift $(in_tree swift --version 2>/dev/null | sed -n 's/.*Swift version \([^ ]*\).*/\1/p'))"
-in_tree swift build --build-tests "${swift_flags[@]}" 2>&1 | tee "$log_dir/build.log"
-[ "${PIPESTATUS[0]}" = 0 ] || die "swift build failed"
+if ! in_tree swift build --build-tests "${swift_flags[@]}" 2>&1 | tee "$log_dir/build.log"; then
+  die "swift build failed"
+fi
 # Warnings are errors for our code; this also catches the ones the driver prints itself.
 if grep -E '(^|: )warning:' "$log_dir/build.log"; then
   die "the Swift build printed warnings"
