@@ -59,11 +59,14 @@ androidComponents {
     }
 }
 
+// Keep in step with bindings/kotlin/android/androidx-classes/pom.xml, which lists what these
+// resolve to for the Maven build that CI compiles and tests (pom.xml beside this file):
+// lifecycle 2.6.2 throughout, as activity 1.10.1 and core 1.16.0 need.
 dependencies {
     implementation("dev.vodupload:vod-upload-android:0.1.0")
     implementation("androidx.activity:activity-ktx:1.10.1")
     implementation("androidx.core:core-ktx:1.16.0")
-    implementation("androidx.lifecycle:lifecycle-runtime-ktx:2.9.4")
-    implementation("androidx.lifecycle:lifecycle-service:2.9.4")
+    implementation("androidx.lifecycle:lifecycle-runtime-ktx:2.6.2")
+    implementation("androidx.lifecycle:lifecycle-service:2.6.2")
     implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.11.0")
 }

@@ -5,6 +5,9 @@
 //   ./gradlew assembleRelease          -> build/outputs/aar/vod-upload-android-release.aar
 //   ./gradlew publishToMavenLocal      -> dev.vodupload:vod-upload-android:0.1.0
 //
+// CI has no Android SDK: pom.xml beside this file compiles the same sources against
+// android-all (API 34) and runs their Robolectric tests. Keep the two in step.
+//
 // Needs the Android SDK (compileSdk 36) and NDK, rustup and `cargo install cargo-ndk`.
 // ANDROID_ABIS="x86_64" limits the native build to one ABI (an emulator) while iterating.
 
@@ -85,7 +88,8 @@ android {
     compileSdk = 36
 
     defaultConfig {
-        minSdk = 24
+        // 26: java.time (Instant) without desugaring, and the sample's minSdk.
+        minSdk = 26
         // Keep JNA and the generated bindings through the app's R8 run.
         consumerProguardFiles("consumer-rules.pro")
     }
@@ -104,7 +108,8 @@ android {
 
 androidComponents {
     onVariants { variant ->
-        // The hand-written Flow/suspend layer is the JVM build's, compiled here unchanged.
+        // The hand-written Flow/suspend layer is the JVM build's, compiled here unchanged;
+        // src/main/kotlin (AndroidNetworkMonitor, VodUploadAndroid) is this module's own.
         variant.sources.kotlin?.addStaticSourceDirectory("../src/main/kotlin")
         variant.sources.kotlin?.addGeneratedSourceDirectory(generateUniffiKotlin, GenerateUniffiKotlin::outputDir)
         variant.sources.jniLibs?.addGeneratedSourceDirectory(buildRustJniLibs, BuildRustJniLibs::outputDir)
