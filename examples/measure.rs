@@ -137,7 +137,7 @@ impl Sim {
             ..Config::default()
         };
         let engine = Engine::new(config, tokio::runtime::Handle::current()).expect("engine");
-        engine.set_listener(Some(listener));
+        engine.subscribe(listener).detach();
         engine
             .set_sts_token(
                 self.s("access_key_id"),
@@ -214,7 +214,7 @@ async fn upload(engine: &Engine, waiter: &Waiter, path: &Path) {
     engine
         .add_file(path.to_owned(), UploadTarget::Video, VodInfo::default())
         .expect("add");
-    engine.start().expect("start");
+    engine.start();
     notified.await;
     if let Some(f) = waiter.failed.lock().unwrap().take() {
         panic!("upload failed: {f}");
@@ -298,7 +298,7 @@ async fn main() {
         engine
             .add_file(path.clone(), UploadTarget::Video, VodInfo::default())
             .expect("add");
-        engine.start().expect("start");
+        engine.start();
         waiter.until_uploaded(size / 2).await;
         engine.shutdown();
         drop(engine);
@@ -307,7 +307,7 @@ async fn main() {
         let notified = waiter.done.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        engine.start().expect("start");
+        engine.start();
         notified.await;
         let received = sim.bytes_received().await - start;
         if o.json {
@@ -353,7 +353,7 @@ async fn main() {
             engine
                 .add_file(path.clone(), UploadTarget::Video, VodInfo::default())
                 .expect("add");
-            engine.start().expect("start");
+            engine.start();
             waiter.until_uploaded(cut_at).await;
             let uploaded_at_cut = *waiter.uploaded.lock().unwrap();
             let before = sim.bytes_received().await;

@@ -102,15 +102,16 @@ impl FileStatus {
 pub enum WaitingReason {
     /// The network policy forbids the current network (e.g. cellular with Wi-Fi only).
     Network,
-    /// Waiting for credentials: `set_upload_auth_and_address` (mode 1), `resume_with_auth` /
-    /// `resume_with_token` after an expiry, or the credential provider.
+    /// Waiting for its first credentials: `set_upload_auth_and_address` (mode 1, the answer to
+    /// `Started`) or the credential provider.
     Credentials,
     /// Backing off after a failure; the next attempt is at `until`.
     Backoff { until: SystemTime },
     /// Paused by the app.
     Paused,
-    /// Another file holds the only upload slot (`max_parallel_files`).
-    Queue,
+    /// The service rejected the credentials as expired: `resume_with_auth` (mode 1) or
+    /// `resume_with_token` (mode 2); the same multipart upload continues.
+    TokenExpired,
 }
 
 /// One file in the queue, as `list_files` reports it.

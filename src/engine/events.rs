@@ -1,22 +1,28 @@
 //! Events and their delivery.
 //!
-//! The engine never calls the app's listener itself: it queues events to one dispatcher
-//! thread, which calls the listener in order. So the listener never runs while an engine lock
-//! is held, a slow listener never stalls an upload, and a panicking listener is contained.
+//! The engine never calls the app's code itself: it queues events to one dispatcher thread,
+//! which hands each event, in order, to every subscriber. So a listener never runs while an
+//! engine lock is held, a slow listener never stalls an upload, and a panicking listener is
+//! contained (it keeps receiving later events).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 use std::thread;
 
 use crate::model::{FileId, FileInfo, UploadResult, WaitingReason};
 
-/// What the engine reports to the app. The native SDK's callbacks, plus `Waiting` and
-/// `AllDone`.
+/// What the engine reports to the app. The native SDK's callbacks, plus `Waiting`,
+/// `Canceled` (the JS SDK's `onUploadCanceled`) and `AllDone`.
+///
+/// Every file that starts ends with exactly one of `Succeeded`, `Failed` or `Canceled` per
+/// pass through the queue, so a waiter never has to infer the end from `AllDone`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// A file was picked from the queue. In mode 1 the app answers with
-    /// `set_upload_auth_and_address` (it may do so later; the file waits for it).
+    /// `set_upload_auth_and_address` (it may do so later; the file waits for it). When
+    /// `file.video_id` is set the file already has a video (e.g. after an app restart): the
+    /// app server should answer with RefreshUploadVideo for it, and the upload continues.
     Started { file: FileInfo },
     /// Bytes confirmed or in flight for a file: monotonic, never above `total`, throttled.
     Progress {
@@ -33,6 +39,9 @@ pub enum Event {
         code: String,
         message: String,
     },
+    /// The file was canceled (`cancel_file`) or removed from the queue (`delete_file`,
+    /// `clear_files`; then `deleted`). Sent only for a file that had not finished.
+    Canceled { file: FileInfo, deleted: bool },
     /// The credentials expired and no provider could renew them: call `resume_with_auth`
     /// (mode 1) or `resume_with_token` (mode 2). Only this file waits.
     TokenExpired { file: FileInfo },
@@ -53,34 +62,87 @@ pub enum Event {
     AllDone,
 }
 
+impl Event {
+    /// The id of the file the event is about (`None` for `AllDone`).
+    pub fn file_id(&self) -> Option<&str> {
+        match self {
+            Event::Progress { file, .. } => Some(file),
+            Event::Started { file }
+            | Event::Succeeded { file, .. }
+            | Event::Failed { file, .. }
+            | Event::Canceled { file, .. }
+            | Event::TokenExpired { file }
+            | Event::Retry { file, .. }
+            | Event::RetryResume { file }
+            | Event::Waiting { file, .. } => Some(&file.id),
+            Event::AllDone => None,
+        }
+    }
+}
+
 /// Receives the engine's events, one at a time, on the engine's dispatcher thread.
 pub trait EventListener: Send + Sync {
     fn on_event(&self, event: Event);
 }
 
-/// Queues events for the dispatcher thread.
+type Subscribers = RwLock<Vec<(u64, Arc<dyn EventListener>)>>;
+
+/// A subscription to the engine's events; dropping it (or [`Subscription::cancel`])
+/// unsubscribes. Events already being delivered may still arrive once.
+#[must_use = "dropping the subscription unsubscribes at once"]
+pub struct Subscription {
+    id: u64,
+    subscribers: Weak<Subscribers>,
+}
+
+impl Subscription {
+    /// Keeps the listener subscribed for the engine's whole life (until `shutdown`).
+    pub fn detach(self) {
+        std::mem::forget(self);
+    }
+
+    /// Unsubscribes now (idempotent).
+    pub fn cancel(&self) {
+        if let Some(s) = self.subscribers.upgrade() {
+            write(&s).retain(|(id, _)| *id != self.id);
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// Queues events for the dispatcher thread, and keeps the subscribers.
 #[derive(Clone)]
 pub(crate) struct EventSink {
     tx: mpsc::Sender<Event>,
+    subscribers: Arc<Subscribers>,
+    next_id: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl EventSink {
     /// Starts the dispatcher thread. It ends when every `EventSink` clone is dropped, after
     /// delivering what was queued.
-    pub(crate) fn start(listener: Arc<RwLock<Option<Arc<dyn EventListener>>>>) -> EventSink {
+    pub(crate) fn start() -> EventSink {
         let (tx, rx) = mpsc::channel::<Event>();
+        let subscribers: Arc<Subscribers> = Arc::default();
+        let weak = Arc::downgrade(&subscribers);
         let spawned = thread::Builder::new()
             .name("vod-upload-events".into())
             .spawn(move || {
                 for event in rx {
-                    let current = listener
-                        .read()
-                        .map(|l| l.clone())
-                        .unwrap_or_else(|p| p.into_inner().clone());
-                    if let Some(l) = current {
+                    let Some(subs) = weak.upgrade() else { return };
+                    // A snapshot: a listener may subscribe or unsubscribe from inside a callback.
+                    let current: Vec<_> = read(&subs).iter().map(|(_, l)| l.clone()).collect();
+                    drop(subs);
+                    for l in current {
                         // A listener bug must not take the engine's events down with it.
-                        if catch_unwind(AssertUnwindSafe(|| l.on_event(event))).is_err() {
-                            tracing::error!("event listener panicked; event dropped");
+                        let e = event.clone();
+                        if catch_unwind(AssertUnwindSafe(|| l.on_event(e))).is_err() {
+                            tracing::error!("event listener panicked; it keeps its subscription");
                         }
                     }
                 }
@@ -89,11 +151,39 @@ impl EventSink {
             // Without a thread the receiver is dropped and events are discarded; uploads go on.
             tracing::error!("cannot start the event thread: {e}");
         }
-        EventSink { tx }
+        EventSink {
+            tx,
+            subscribers,
+            next_id: Arc::default(),
+        }
+    }
+
+    pub(crate) fn subscribe(&self, listener: Arc<dyn EventListener>) -> Subscription {
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        write(&self.subscribers).push((id, listener));
+        Subscription {
+            id,
+            subscribers: Arc::downgrade(&self.subscribers),
+        }
+    }
+
+    /// Drops every subscriber (shutdown: breaks listener → engine reference cycles).
+    pub(crate) fn unsubscribe_all(&self) {
+        write(&self.subscribers).clear();
     }
 
     pub(crate) fn send(&self, event: Event) {
         // Fails only after shutdown, when nobody listens any more.
         let _ = self.tx.send(event);
     }
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
 }

@@ -2,20 +2,24 @@
 //! credential renewal and a network policy.
 //!
 //! Structure:
+//! * [`state`] owns every state: the queue's and each file's, changed only by its pure
+//!   transition functions. This module carries out their effects ([`Inner::apply`]).
 //! * [`Engine`] is a cheap handle; every method is non-blocking on network I/O (they touch
-//!   in-memory state and, briefly, SQLite).
+//!   in-memory state and, briefly, SQLite). A call that does not apply in the current state is
+//!   ignored, as the native SDK does.
 //! * One scheduler task starts a worker task per file (at most `max_parallel_files`).
 //! * Each worker ([`worker`]) runs one file: credentials, multipart session, parts in parallel,
-//!   complete. It is cancelled by dropping its future (pause, stop, network policy, cancel,
+//!   complete. It is cancelled by its run's token (pause, stop, network policy, cancel,
 //!   delete, shutdown), which closes its connections at once; checkpoints are already on disk.
-//! * Every worker run has a generation number; a worker whose run was cancelled can no
-//!   longer change its file's state, so a late result never overwrites a newer decision.
-//! * Events go through [`events::EventSink`] to one dispatcher thread.
+//!   It reports what it sees as inputs tagged with its run id, so a report from a run that was
+//!   stopped changes nothing.
+//! * Events go through [`events::EventSink`] to one dispatcher thread and every subscriber.
 
 mod credentials;
 mod events;
 pub mod network;
 pub mod retry;
+mod state;
 mod worker;
 
 use std::path::PathBuf;
@@ -30,12 +34,13 @@ use tokio_util::sync::CancellationToken;
 pub use credentials::{
     CredentialProvider, CredentialReason, CredentialRequest, ProvidedCredentials,
 };
-pub use events::{Event, EventListener};
+pub use events::{Event, EventListener, Subscription};
+
+pub use state::EngineStatus;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    Config, FileError, FileId, FileInfo, FileStatus, NetworkPolicy, NetworkState, UploadTarget,
-    VodInfo, WaitingReason, limits,
+    Config, FileError, FileId, FileInfo, NetworkPolicy, NetworkState, UploadTarget, VodInfo, limits,
 };
 use crate::protocol::credentials::{Credentials, Secret, UploadAddress, UploadAuth};
 use crate::store::{FileRow, NewFile, Store};
@@ -44,19 +49,7 @@ use crate::transport::oss::OssClient;
 use crate::transport::vod::{VodClient, default_vod_endpoint};
 use events::EventSink;
 use retry::RetryPolicy;
-
-/// The engine's overall state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EngineStatus {
-    /// Created or restored; nothing uploads until `start`.
-    Idle,
-    /// Uploading the queue (files added now start by themselves).
-    Running,
-    /// `pause()`: in-flight requests cancelled, checkpoints kept; `resume()` continues.
-    Paused,
-    /// `stop()`: like pause, but `start()` continues.
-    Stopped,
-}
+use state::{Effect, FileState, Input, Notice, QueueInput, QueueState, RunId};
 
 /// The upload engine. Clone it freely: clones share one engine.
 #[derive(Clone)]
@@ -73,7 +66,6 @@ pub(crate) struct Inner {
     pub(crate) vod: VodClient,
     pub(crate) state: Mutex<State>,
     pub(crate) events: EventSink,
-    listener: Arc<RwLock<Option<Arc<dyn EventListener>>>>,
     pub(crate) provider: RwLock<Option<Arc<dyn CredentialProvider>>>,
     /// Serialises credential-provider calls and VOD refreshes, so concurrent expiries cause one
     /// renewal.
@@ -92,7 +84,7 @@ pub(crate) struct Inner {
 }
 
 pub(crate) struct State {
-    pub(crate) status: EngineStatus,
+    pub(crate) queue: QueueState,
     pub(crate) files: Vec<Entry>,
     pub(crate) network: NetworkState,
     pub(crate) policy: NetworkPolicy,
@@ -104,31 +96,27 @@ pub(crate) struct State {
     pub(crate) sts_dead: Option<u64>,
     /// VOD region; an UploadAuth's `Region` overrides the configured one (as the native SDKs).
     pub(crate) region: String,
-    /// Set when work is queued; `AllDone` fires once when the queue then drains.
-    all_done_pending: bool,
-    next_generation: u64,
+    next_run: RunId,
 }
 
-/// A file in the queue, with its runtime state.
+/// A file in the queue: its state (owned by [`state`]) and its data.
 pub(crate) struct Entry {
+    /// The file's data. Its `status` and `waiting` are not kept here: [`Entry::view`] derives
+    /// them from `state`.
     pub(crate) info: FileInfo,
-    pub(crate) run: Option<Run>,
-    /// Mode 1 credentials and address for this file (memory only).
+    pub(crate) state: FileState,
+    /// Cancels the current run's requests.
+    cancel: Option<CancellationToken>,
+    /// Credentials and address for this file's OSS upload (memory only: secrets).
     pub(crate) auth: Option<FileAuth>,
     /// Set when the service rejected `auth` as expired: the next `resume_with_auth` is for this
     /// file.
     pub(crate) auth_expired: bool,
-    /// A `Retry` event was sent and no `RetryResume` yet.
-    pub(crate) in_retry: bool,
+    /// The UploadAddress of an upload begun before a restart (persisted in `files`), so a
+    /// mode-1 app can continue it with `resume_with_auth` alone.
+    pub(crate) known_address: Option<UploadAddress>,
     /// Highest progress value reported (progress never goes back).
     pub(crate) reported: u64,
-    /// `Started` was sent for the current pass through the queue.
-    started: bool,
-}
-
-pub(crate) struct Run {
-    pub(crate) generation: u64,
-    cancel: CancellationToken,
 }
 
 /// Credentials and address for one file's OSS upload.
@@ -171,22 +159,12 @@ impl Engine {
             .unwrap_or_else(|| default_vod_endpoint(&config.region));
         let vod = VodClient::new(http, validate_endpoint(&vod_endpoint, config.allow_http)?);
 
-        let mut files = Vec::new();
-        for row in store.list_files()? {
-            files.push(Entry::restored(row));
-        }
-        // Files interrupted mid-upload by a kill come back ready: their checkpoints are kept.
-        for e in &mut files {
-            if matches!(
-                e.info.status,
-                FileStatus::Uploading | FileStatus::Waiting | FileStatus::Paused
-            ) {
-                e.info.status = FileStatus::Ready;
-                e.info.waiting = None;
-                store.set_status(&e.info.id, FileStatus::Ready, e.info.last_error.as_ref())?;
-            }
-        }
-        let listener: Arc<RwLock<Option<Arc<dyn EventListener>>>> = Arc::new(RwLock::new(None));
+        // Files interrupted mid-upload by a kill come back ready, with their checkpoints.
+        let files = store
+            .list_files()?
+            .into_iter()
+            .map(Entry::restored)
+            .collect();
         let inner = Arc::new(Inner {
             retry: RetryPolicy::from_config(&config),
             runtime: runtime.clone(),
@@ -194,7 +172,10 @@ impl Engine {
             oss,
             vod,
             state: Mutex::new(State {
-                status: EngineStatus::Idle,
+                queue: QueueState {
+                    status: EngineStatus::Idle,
+                    all_done_pending: false,
+                },
                 files,
                 network: NetworkState::UNKNOWN,
                 policy: config.network_policy,
@@ -202,11 +183,9 @@ impl Engine {
                 sts_generation: 0,
                 sts_dead: None,
                 region: config.region.clone(),
-                all_done_pending: false,
-                next_generation: 1,
+                next_run: 1,
             }),
-            events: EventSink::start(listener.clone()),
-            listener,
+            events: EventSink::start(),
             provider: RwLock::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
             credentials_changed: watch::channel(0).0,
@@ -243,9 +222,10 @@ impl Engine {
         self.inner.recovered.clone()
     }
 
-    /// Sets (or removes) the event listener.
-    pub fn set_listener(&self, listener: Option<Arc<dyn EventListener>>) {
-        *write(&self.inner.listener) = listener;
+    /// Subscribes `listener` to every event from now on, in order, on the engine's event
+    /// thread. Any number may subscribe; dropping the returned handle unsubscribes.
+    pub fn subscribe(&self, listener: Arc<dyn EventListener>) -> Subscription {
+        self.inner.events.subscribe(listener)
     }
 
     /// Sets (or removes) the credential provider, used before pausing on an expiry.
@@ -292,33 +272,53 @@ impl Engine {
         let auth = UploadAuth::decode(upload_auth, SystemTime::now())?;
         {
             let mut st = self.inner.lock();
-            let expired: Vec<usize> = (0..st.files.len())
-                .filter(|&i| st.files[i].auth_expired && st.files[i].auth.is_some())
+            // The files whose credentials expired, and those that wait for their first ones
+            // but know their address from before a restart.
+            let waiting: Vec<usize> = (0..st.files.len())
+                .filter(|&i| {
+                    let e = &st.files[i];
+                    (e.auth_expired && e.auth.is_some())
+                        || (e.auth.is_none()
+                            && e.known_address.is_some()
+                            && e.state.run().is_some())
+                })
                 .collect();
-            // Without a flagged file, the app renews ahead of time: the uploading files take it.
-            let targets = if expired.is_empty() {
+            // Without one, the app renews ahead of time: the uploading files take it.
+            let targets = if waiting.is_empty() {
                 (0..st.files.len())
-                    .filter(|&i| st.files[i].run.is_some() && st.files[i].auth.is_some())
+                    .filter(|&i| st.files[i].state.run().is_some() && st.files[i].auth.is_some())
                     .collect()
             } else {
-                expired
+                waiting
             };
             if targets.is_empty() {
-                return Err(Error::InvalidArgument(
-                    "no file is waiting for new credentials: give a file its first UploadAuth with \
-                     set_upload_auth_and_address"
-                        .into(),
-                ));
+                tracing::debug!(
+                    "resume_with_auth: no file waits for credentials or uploads; ignored"
+                );
+                return Ok(());
             }
             if let Some(region) = &auth.region {
                 st.region = region.clone();
             }
             for i in targets {
                 let e = &mut st.files[i];
-                if let Some(fa) = &mut e.auth {
-                    fa.auth = auth.clone();
-                    fa.obtained_at = SystemTime::now();
-                    fa.sts_generation = None;
+                match (&mut e.auth, &e.known_address) {
+                    (Some(fa), _) => {
+                        fa.auth = auth.clone();
+                        fa.obtained_at = SystemTime::now();
+                        fa.sts_generation = None;
+                    }
+                    (None, Some(address)) => {
+                        e.auth = Some(FileAuth {
+                            auth: auth.clone(),
+                            address: address.clone(),
+                            video_id: e.info.video_id.clone(),
+                            image_url: None,
+                            sts_generation: None,
+                            obtained_at: SystemTime::now(),
+                        });
+                    }
+                    (None, None) => {}
                 }
                 e.auth_expired = false;
             }
@@ -344,17 +344,37 @@ impl Engine {
             if let Some(region) = &auth.region {
                 st.region = region.clone();
             }
-            let e = st.entry_mut(file)?;
-            if let Some(v) = &video_id {
-                e.info.video_id = Some(v.clone());
+            let Some(e) = st.entry_mut(file) else {
+                tracing::debug!(
+                    "set_upload_auth_and_address: no file {file} in the queue; ignored"
+                );
+                return Ok(());
+            };
+            if e.state.is_finished() {
+                tracing::debug!("set_upload_auth_and_address: file {file} is finished; ignored");
+                return Ok(());
+            }
+            if video_id.is_some() {
+                e.info.video_id = video_id;
             }
             e.info.endpoint = Some(address.endpoint.clone());
             e.info.bucket = Some(address.bucket.clone());
             e.info.object = Some(address.file_name.clone());
+            // Persisted (no secret in it) so that after a restart `started` carries the video
+            // id and the same multipart upload continues.
+            self.inner.store.update_target_info(
+                file,
+                &address.endpoint,
+                &address.bucket,
+                &address.file_name,
+                e.info.video_id.as_deref(),
+                None,
+            )?;
+            e.known_address = Some(address.clone());
             e.auth = Some(FileAuth {
                 auth,
                 address,
-                video_id: video_id.or_else(|| e.info.video_id.clone()),
+                video_id: e.info.video_id.clone(),
                 image_url: None,
                 sts_generation: None,
                 obtained_at: SystemTime::now(),
@@ -415,111 +435,63 @@ impl Engine {
         {
             let mut st = self.inner.lock();
             st.files.push(Entry::restored(row));
-            if st.status == EngineStatus::Running {
-                st.all_done_pending = true;
-            }
+            state::queue_work_added(&mut st.queue);
         }
         self.inner.wake.notify_one();
         Ok(id)
     }
 
-    /// Removes a file from the queue, cancelling its upload (and aborting its multipart
-    /// upload on the server) if it was uploading.
+    /// Removes a file from the queue, cancelling its upload and aborting its multipart upload
+    /// on the server. An unfinished file gets a `Canceled { deleted: true }` event. Ignored
+    /// for an id that is not in the queue.
     pub fn delete_file(&self, id: &str) -> Result<()> {
-        let abort = {
-            let mut st = self.inner.lock();
-            let idx = st.index_of(id)?;
-            let sts = st.sts.clone();
-            let mut e = st.files.remove(idx);
-            e.stop_run();
-            e.abort_info(&self.inner.store, sts)
-        };
-        self.inner.store.delete_file(id)?;
-        self.inner.abort_in_background(abort);
-        self.inner.wake.notify_one();
-        Ok(())
+        self.file_call(id, Input::Delete, "delete_file")
     }
 
-    /// Skips a file: it stays listed as canceled. Its multipart upload is aborted on the
-    /// server unless `keep_upload`, in which case `resume_file` continues where it stopped.
+    /// Skips a file: it stays listed as canceled (event `Canceled`). Its multipart upload is
+    /// aborted on the server unless `keep_upload`, in which case `resume_file` continues where
+    /// it stopped. Ignored for a finished file.
     pub fn cancel_file(&self, id: &str, keep_upload: bool) -> Result<()> {
-        let abort = {
-            let mut st = self.inner.lock();
-            let sts = st.sts.clone();
-            let e = st.entry_mut(id)?;
-            if e.info.status == FileStatus::Succeeded {
-                return Err(Error::InvalidArgument(format!(
-                    "file {id} already succeeded"
-                )));
-            }
-            e.stop_run();
-            e.info.status = FileStatus::Canceled;
-            e.info.waiting = None;
-            let abort = if keep_upload {
-                None
-            } else {
-                e.abort_info(&self.inner.store, sts)
-            };
-            self.inner
-                .store
-                .set_status(id, FileStatus::Canceled, e.info.last_error.as_ref())?;
-            abort
-        };
-        if abort.is_some() {
-            self.inner.store.delete_session(id)?;
-            let mut st = self.inner.lock();
-            if let Ok(e) = st.entry_mut(id) {
-                e.info.bytes_uploaded = 0;
-                e.reported = 0;
-            }
-        }
-        self.inner.abort_in_background(abort);
-        self.inner.wake.notify_one();
-        Ok(())
+        self.file_call(id, Input::Cancel { keep_upload }, "cancel_file")
     }
 
-    /// Queues a canceled or failed file again (the native SDK's `resumeFile`).
+    /// Queues a canceled or failed file again (the native SDK's `resumeFile`). Ignored for
+    /// any other file.
     pub fn resume_file(&self, id: &str) -> Result<()> {
-        {
+        self.file_call(id, Input::ResumeFile, "resume_file")
+    }
+
+    fn file_call(&self, id: &str, input: Input, call: &str) -> Result<()> {
+        let outcome = {
             let mut st = self.inner.lock();
-            let running = st.status == EngineStatus::Running;
-            let e = st.entry_mut(id)?;
-            if !matches!(e.info.status, FileStatus::Canceled | FileStatus::Failed) {
-                return Err(Error::InvalidArgument(format!(
-                    "file {id} is {:?}; only canceled or failed files can be resumed",
-                    e.info.status
-                )));
+            match st.index_of(id) {
+                Some(i) => {
+                    let resumed = input == Input::ResumeFile;
+                    let outcome = self.inner.apply(&mut st, i, input);
+                    if resumed && outcome.as_ref().is_ok_and(|applied| *applied) {
+                        state::queue_work_added(&mut st.queue);
+                    }
+                    outcome
+                }
+                None => Ok(false),
             }
-            e.info.status = FileStatus::Ready;
-            e.info.last_error = None;
-            e.started = false;
-            self.inner.store.set_status(id, FileStatus::Ready, None)?;
-            if running {
-                st.all_done_pending = true;
-            }
+        };
+        if !matches!(outcome, Ok(true)) {
+            tracing::debug!("{call}({id}) does not apply to the file now; ignored");
         }
         self.inner.wake.notify_one();
-        Ok(())
+        outcome.map(drop)
     }
 
     /// The queue, in order.
     pub fn list_files(&self) -> Vec<FileInfo> {
-        self.inner
-            .lock()
-            .files
-            .iter()
-            .map(|e| e.info.clone())
-            .collect()
+        self.inner.lock().files.iter().map(Entry::view).collect()
     }
 
     /// One file.
     pub fn file(&self, id: &str) -> Option<FileInfo> {
-        self.inner
-            .lock()
-            .files
-            .iter()
-            .find(|e| e.info.id == id)
-            .map(|e| e.info.clone())
+        let st = self.inner.lock();
+        st.index_of(id).map(|i| st.files[i].view())
     }
 
     /// The id of the file at `index` in the queue (for the native SDK's index-based calls).
@@ -531,97 +503,50 @@ impl Engine {
             .map(|e| e.info.id.clone())
     }
 
-    /// Empties the queue, cancelling every upload and aborting unfinished multipart uploads.
+    /// Empties the queue: every file is deleted as by [`Engine::delete_file`] (what runs stops,
+    /// unfinished multipart uploads are aborted).
     pub fn clear_files(&self) -> Result<()> {
-        let aborts: Vec<_> = {
-            let mut st = self.inner.lock();
-            let sts = st.sts.clone();
-            st.files
-                .drain(..)
-                .map(|mut e| {
-                    e.stop_run();
-                    e.abort_info(&self.inner.store, sts.clone())
-                })
-                .collect()
-        };
-        self.inner.store.clear_files()?;
-        for a in aborts {
-            self.inner.abort_in_background(a);
-        }
-        Ok(())
-    }
-
-    /// Starts (or continues after `stop`) uploading the queue.
-    pub fn start(&self) -> Result<()> {
+        let mut first_error = Ok(());
         {
             let mut st = self.inner.lock();
-            if st.status == EngineStatus::Paused {
-                return Err(Error::InvalidArgument(
-                    "the engine is paused: call resume()".into(),
-                ));
-            }
-            st.status = EngineStatus::Running;
-            st.all_done_pending = true;
-        }
-        self.inner.wake.notify_one();
-        Ok(())
-    }
-
-    /// Stops uploading: in-flight requests are cancelled, checkpoints kept; `start` continues.
-    pub fn stop(&self) -> Result<()> {
-        let mut st = self.inner.lock();
-        st.status = EngineStatus::Stopped;
-        st.all_done_pending = false;
-        self.inner
-            .interrupt_active(&mut st, FileStatus::Ready, None)
-    }
-
-    /// Pauses every upload at once (no more bytes are sent); `resume` continues from the
-    /// checkpoints.
-    pub fn pause(&self) -> Result<()> {
-        let mut st = self.inner.lock();
-        if st.status != EngineStatus::Running {
-            return Err(Error::InvalidArgument(format!(
-                "cannot pause: the engine is {:?}",
-                st.status
-            )));
-        }
-        st.status = EngineStatus::Paused;
-        self.inner
-            .interrupt_active(&mut st, FileStatus::Paused, Some(WaitingReason::Paused))
-    }
-
-    /// Continues after `pause`.
-    pub fn resume(&self) -> Result<()> {
-        {
-            let mut st = self.inner.lock();
-            if st.status != EngineStatus::Paused {
-                return Err(Error::InvalidArgument(format!(
-                    "cannot resume: the engine is {:?}",
-                    st.status
-                )));
-            }
-            st.status = EngineStatus::Running;
-            st.all_done_pending = true;
-            for i in 0..st.files.len() {
-                let e = &mut st.files[i];
-                if e.info.status == FileStatus::Paused {
-                    e.info.status = FileStatus::Ready;
-                    e.info.waiting = None;
-                    self.inner.store.set_status(
-                        &e.info.id,
-                        FileStatus::Ready,
-                        e.info.last_error.as_ref(),
-                    )?;
+            for i in (0..st.files.len()).rev() {
+                let r = self.inner.apply(&mut st, i, Input::Delete);
+                if first_error.is_ok()
+                    && let Err(e) = r
+                {
+                    first_error = Err(e);
                 }
             }
         }
         self.inner.wake.notify_one();
-        Ok(())
+        first_error
+    }
+
+    /// Starts uploading the queue: every unfinished file continues, paused and stopped ones
+    /// included. Ignored while running.
+    pub fn start(&self) {
+        self.inner.control(QueueInput::Start);
+    }
+
+    /// Stops uploading: in-flight requests are cancelled, checkpoints kept, files go back to
+    /// ready; `start` continues. Ignored unless running or paused.
+    pub fn stop(&self) {
+        self.inner.control(QueueInput::Stop);
+    }
+
+    /// Pauses every upload at once (no more bytes are sent); `resume` (or `start`) continues
+    /// from the checkpoints. Ignored unless running.
+    pub fn pause(&self) {
+        self.inner.control(QueueInput::Pause);
+    }
+
+    /// Continues after `pause`. Ignored unless paused.
+    pub fn resume(&self) {
+        self.inner.control(QueueInput::Resume);
     }
 
     pub fn status(&self) -> EngineStatus {
-        self.inner.lock().status
+        self.inner.lock().queue.status
     }
 
     /// The app reports the current network. When the policy forbids it, every in-flight
@@ -643,16 +568,12 @@ impl Engine {
         self.inner.enforce_network();
     }
 
-    /// Cancels every in-flight request (checkpoints are kept) and stops the engine's tasks.
-    /// Idempotent; the engine is unusable afterwards.
+    /// Stops everything (as `stop`), ends the engine's tasks and drops every subscriber.
+    /// Checkpoints are kept. Idempotent; the engine is unusable afterwards.
     pub fn shutdown(&self) {
-        let mut st = self.inner.lock();
-        for e in &mut st.files {
-            e.stop_run();
-        }
-        st.status = EngineStatus::Stopped;
-        drop(st);
+        self.inner.control(QueueInput::Stop);
         self.inner.shutdown.cancel();
+        self.inner.events.unsubscribe_all();
     }
 }
 
@@ -661,7 +582,9 @@ impl Drop for Inner {
         self.shutdown.cancel();
         let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
         for e in &mut st.files {
-            e.stop_run();
+            if let Some(c) = e.cancel.take() {
+                c.cancel();
+            }
         }
     }
 }
@@ -677,118 +600,160 @@ impl Inner {
         self.credentials_changed.send_modify(|g| *g += 1);
     }
 
-    /// Starts workers for runnable files; fires `AllDone` when the queue has drained.
-    fn schedule(self: &Arc<Self>) {
+    /// Applies a queue call to the queue and then to every file.
+    fn control(self: &Arc<Self>, input: QueueInput) {
+        {
+            let mut st = self.lock();
+            match state::queue_step(&mut st.queue, input) {
+                None => tracing::debug!(
+                    "{input:?} does not apply while the queue is {:?}; ignored",
+                    st.queue.status
+                ),
+                Some(file_input) => {
+                    for i in 0..st.files.len() {
+                        if let Err(e) = self.apply(&mut st, i, file_input.clone()) {
+                            tracing::error!("{input:?}: {e}");
+                        }
+                    }
+                }
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// A worker's report about its run of file `id`.
+    pub(crate) fn report(self: &Arc<Self>, id: &str, input: Input) {
         let mut st = self.lock();
-        if st.status != EngineStatus::Running || self.shutdown.is_cancelled() {
+        if let Some(i) = st.index_of(id)
+            && let Err(e) = self.apply(&mut st, i, input)
+        {
+            tracing::error!(file = %id, "cannot record the file's new state: {e}");
+        }
+    }
+
+    /// Runs file `i`'s transition for `input` and carries out its effects. Returns whether
+    /// the input applied (changed the state or had an effect). Every effect in memory happens
+    /// even when the database fails; the first database error is returned.
+    fn apply(self: &Arc<Self>, st: &mut State, i: usize, input: Input) -> Result<bool> {
+        let before = st.files[i].state.clone();
+        let effects = state::step(&mut st.files[i].state, input);
+        let applied = !effects.is_empty() || st.files[i].state != before;
+        let mut result = Ok(());
+        let mut keep = |r: Result<()>| {
+            if result.is_ok() {
+                result = r;
+            }
+        };
+        let mut persisted = false;
+        let mut remove = false;
+        for effect in effects {
+            match effect {
+                Effect::StopRun(_) => {
+                    if let Some(c) = st.files[i].cancel.take() {
+                        c.cancel();
+                    }
+                }
+                Effect::Spawn(run) => self.spawn(&mut st.files[i], run),
+                Effect::DiscardUpload => {
+                    let sts = st.sts.clone();
+                    let e = &mut st.files[i];
+                    let abort = e.abort_info(&self.store, sts);
+                    self.abort_in_background(abort);
+                    keep(self.store.delete_session(&e.info.id));
+                    e.info.bytes_uploaded = 0;
+                    e.reported = 0;
+                }
+                Effect::RecordResult(r) => {
+                    let e = &mut st.files[i];
+                    keep(self.store.set_result(&e.info.id, &r));
+                    persisted = true;
+                    e.record(&r);
+                    if e.reported < r.bytes || r.bytes == 0 {
+                        e.reported = r.bytes;
+                        self.events.send(Event::Progress {
+                            file: e.info.id.clone(),
+                            uploaded: r.bytes,
+                            total: r.bytes,
+                        });
+                    }
+                }
+                Effect::SetError(err) => st.files[i].info.last_error = err,
+                Effect::Remove => remove = true,
+                Effect::Notify(n) => self.events.send(st.files[i].event(n)),
+            }
+        }
+        let e = &mut st.files[i];
+        if e.state.run().is_none() {
+            e.cancel = None;
+        }
+        if remove {
+            keep(self.store.delete_file(&e.info.id).map(drop));
+            st.files.remove(i);
+        } else if !persisted && e.state.persisted() != before.persisted() {
+            keep(self.store.set_status(
+                &e.info.id,
+                e.state.persisted(),
+                e.info.last_error.as_ref(),
+            ));
+        }
+        result.map(|()| applied)
+    }
+
+    /// Starts a worker for run `run` of the file.
+    fn spawn(self: &Arc<Self>, e: &mut Entry, run: RunId) {
+        let cancel = self.shutdown.child_token();
+        e.cancel = Some(cancel.clone());
+        let inner = Arc::clone(self);
+        let id = e.info.id.clone();
+        self.runtime.spawn(async move {
+            tokio::select! {
+                // A stopped run must not be polled once more (it could start a request).
+                biased;
+                _ = cancel.cancelled() => {}
+                _ = worker::run(&inner, &id, run) => {}
+            }
+            inner.wake.notify_one();
+        });
+    }
+
+    /// Starts workers for the files whose turn it is (or shows them waiting for the
+    /// network); sends `AllDone` when the queue has drained.
+    fn schedule(self: &Arc<Self>) {
+        if self.shutdown.is_cancelled() {
             return;
         }
+        let mut st = self.lock();
         let allowed = network::allows(
             &st.network,
             &st.policy,
             self.cellular_used.load(Ordering::Relaxed),
         );
-        let mut active = st.files.iter().filter(|e| e.run.is_some()).count();
-        let max = self.config.max_parallel_files as usize;
-        let mut to_start = Vec::new();
-        let mut waiting_network = false;
-        for i in 0..st.files.len() {
-            let e = &mut st.files[i];
-            if e.run.is_some() || !e.is_runnable() {
-                continue;
+        let picks = state::schedule(
+            &st.queue,
+            st.files.iter().map(|e| &e.state),
+            allowed,
+            self.config.max_parallel_files as usize,
+        );
+        for (i, start) in picks {
+            let input = if start {
+                st.next_run += 1;
+                Input::Schedule { run: st.next_run }
+            } else {
+                Input::NetworkBlocked
+            };
+            if let Err(e) = self.apply(&mut st, i, input) {
+                tracing::warn!("cannot persist a file's state: {e}");
             }
-            if active >= max {
-                break;
-            }
-            active += 1;
-            if !allowed {
-                // Show why the next files in line do not start ("waiting for Wi-Fi").
-                waiting_network = true;
-                if e.info.waiting != Some(WaitingReason::Network) {
-                    e.info.status = FileStatus::Waiting;
-                    e.info.waiting = Some(WaitingReason::Network);
-                    self.events.send(Event::Waiting {
-                        file: e.info.clone(),
-                        reason: WaitingReason::Network,
-                    });
-                }
-                continue;
-            }
-            to_start.push(i);
         }
-        for i in to_start {
-            let generation = st.next_generation;
-            st.next_generation += 1;
-            let cancel = self.shutdown.child_token();
-            let e = &mut st.files[i];
-            let fresh = !e.started;
-            e.started = true;
-            e.run = Some(Run {
-                generation,
-                cancel: cancel.clone(),
-            });
-            e.info.status = FileStatus::Uploading;
-            e.info.waiting = None;
-            let id = e.info.id.clone();
-            if let Err(err) =
-                self.store
-                    .set_status(&id, FileStatus::Uploading, e.info.last_error.as_ref())
-            {
-                tracing::warn!("cannot persist status: {err}");
-            }
-            if fresh {
-                self.events.send(Event::Started {
-                    file: e.info.clone(),
-                });
-            }
-            let inner = Arc::clone(self);
-            self.runtime.spawn(async move {
-                tokio::select! {
-                    // A stopped run must not be polled once more (it could start a request).
-                    biased;
-                    _ = cancel.cancelled() => {}
-                    _ = worker::run(&inner, &id, generation) => {}
-                }
-                inner.wake.notify_one();
-            });
-        }
-        let busy = st.files.iter().any(|e| e.run.is_some() || e.is_runnable());
-        if !busy && !waiting_network && st.all_done_pending {
-            st.all_done_pending = false;
+        let st = &mut *st;
+        if state::queue_drained(&mut st.queue, st.files.iter().map(|e| &e.state)) {
             self.events.send(Event::AllDone);
         }
     }
 
-    /// Cancels the runs of the files that are uploading or waiting and gives them `status`
-    /// (persisted), announcing `waiting` when there is one. Checkpoints are kept.
-    fn interrupt_active(
-        &self,
-        st: &mut State,
-        status: FileStatus,
-        waiting: Option<WaitingReason>,
-    ) -> Result<()> {
-        let active = |e: &Entry| {
-            e.run.is_some() || matches!(e.info.status, FileStatus::Waiting | FileStatus::Uploading)
-        };
-        for e in st.files.iter_mut().filter(|e| active(e)) {
-            e.stop_run();
-            e.info.status = status;
-            e.info.waiting = waiting.clone();
-            self.store
-                .set_status(&e.info.id, status, e.info.last_error.as_ref())?;
-            if let Some(reason) = &waiting {
-                self.events.send(Event::Waiting {
-                    file: e.info.clone(),
-                    reason: reason.clone(),
-                });
-            }
-        }
-        Ok(())
-    }
-
     /// Cancels in-flight work if the network policy forbids the current network, or restarts
     /// waiting work if it allows it.
-    pub(crate) fn enforce_network(&self) {
+    pub(crate) fn enforce_network(self: &Arc<Self>) {
         let mut st = self.lock();
         let allowed = network::allows(
             &st.network,
@@ -797,15 +762,8 @@ impl Inner {
         );
         if !allowed {
             for i in 0..st.files.len() {
-                let e = &mut st.files[i];
-                if e.run.is_some() {
-                    e.stop_run();
-                    e.info.status = FileStatus::Waiting;
-                    e.info.waiting = Some(WaitingReason::Network);
-                    self.events.send(Event::Waiting {
-                        file: e.info.clone(),
-                        reason: WaitingReason::Network,
-                    });
+                if st.files[i].state.run().is_some() {
+                    let _ = self.apply(&mut st, i, Input::NetworkBlocked);
                 }
             }
         }
@@ -814,7 +772,7 @@ impl Inner {
     }
 
     /// Records bytes handed to the network, for the cellular budget.
-    pub(crate) fn count_network_bytes(&self, n: u64) {
+    pub(crate) fn count_network_bytes(self: &Arc<Self>, n: u64) {
         if self.on_cellular.load(Ordering::Relaxed) {
             let before = self.cellular_used.fetch_add(n, Ordering::Relaxed);
             let policy = self.lock().policy;
@@ -838,35 +796,46 @@ impl Inner {
 }
 
 impl State {
-    pub(crate) fn index_of(&self, id: &str) -> Result<usize> {
-        self.files
-            .iter()
-            .position(|e| e.info.id == id)
-            .ok_or_else(|| Error::InvalidArgument(format!("no file with id {id} in the queue")))
+    pub(crate) fn index_of(&self, id: &str) -> Option<usize> {
+        self.files.iter().position(|e| e.info.id == id)
     }
 
-    pub(crate) fn entry_mut(&mut self, id: &str) -> Result<&mut Entry> {
+    pub(crate) fn entry_mut(&mut self, id: &str) -> Option<&mut Entry> {
         let i = self.index_of(id)?;
-        Ok(&mut self.files[i])
+        Some(&mut self.files[i])
     }
 
     /// The entry of a worker's file, if that worker's run is still the current one.
-    pub(crate) fn current(&mut self, id: &str, generation: u64) -> Option<&mut Entry> {
+    pub(crate) fn current(&mut self, id: &str, run: RunId) -> Option<&mut Entry> {
         self.files
             .iter_mut()
-            .find(|e| e.info.id == id && e.run.as_ref().is_some_and(|r| r.generation == generation))
+            .find(|e| e.info.id == id && e.state.run() == Some(run))
     }
 }
 
 impl Entry {
     fn restored(row: FileRow) -> Entry {
+        let state = FileState::restored(row.status);
+        // An unfinished file whose address is known continues the same object.
+        let known_address = match (&row.endpoint, &row.bucket, &row.object) {
+            (Some(endpoint), Some(bucket), Some(object)) if !state.is_finished() => {
+                Some(UploadAddress {
+                    endpoint: endpoint.clone(),
+                    bucket: bucket.clone(),
+                    file_name: object.clone(),
+                    object_prefix: None,
+                })
+            }
+            _ => None,
+        };
+        let (status, waiting) = state.view();
         let info = FileInfo {
             id: row.id,
             path: row.path,
             target: row.target,
             vod_info: row.vod_info,
-            status: row.status,
-            waiting: None,
+            status,
+            waiting,
             bytes_uploaded: row.bytes_done.min(row.bytes_total),
             bytes_total: row.bytes_total,
             endpoint: row.endpoint,
@@ -881,32 +850,59 @@ impl Entry {
         Entry {
             reported: info.bytes_uploaded,
             info,
-            run: None,
+            state,
+            cancel: None,
             auth: None,
             auth_expired: false,
-            in_retry: false,
-            started: false,
+            known_address,
         }
     }
 
-    /// Ready, or interrupted by the network policy or the queue limit.
-    fn is_runnable(&self) -> bool {
-        match self.info.status {
-            FileStatus::Ready => true,
-            FileStatus::Waiting => {
-                matches!(
-                    self.info.waiting,
-                    Some(WaitingReason::Network) | Some(WaitingReason::Queue) | None
-                )
-            }
-            _ => false,
+    /// The file as apps see it.
+    pub(crate) fn view(&self) -> FileInfo {
+        let (status, waiting) = self.state.view();
+        FileInfo {
+            status,
+            waiting,
+            ..self.info.clone()
         }
     }
 
-    fn stop_run(&mut self) {
-        if let Some(run) = self.run.take() {
-            run.cancel.cancel();
+    fn event(&self, notice: Notice) -> Event {
+        let file = self.view();
+        match notice {
+            Notice::Started => Event::Started { file },
+            Notice::Waiting(reason) => Event::Waiting { file, reason },
+            Notice::TokenExpired => Event::TokenExpired { file },
+            Notice::Retry { code, message } => Event::Retry {
+                file,
+                code,
+                message,
+            },
+            Notice::RetryResume => Event::RetryResume { file },
+            Notice::Succeeded(result) => Event::Succeeded { file, result },
+            Notice::Failed { code, message } => Event::Failed {
+                file,
+                code,
+                message,
+            },
+            Notice::Canceled { deleted } => Event::Canceled { file, deleted },
         }
+    }
+
+    /// Takes a successful upload's result into the file's data.
+    fn record(&mut self, r: &crate::model::UploadResult) {
+        let i = &mut self.info;
+        i.bytes_uploaded = r.bytes;
+        i.video_id = r.video_id.clone().or(i.video_id.take());
+        i.image_url = r.image_url.clone();
+        i.endpoint = Some(r.endpoint.clone());
+        i.bucket = Some(r.bucket.clone());
+        i.object = Some(r.object.clone());
+        i.last_error = None;
+        i.crc64 = Some(r.crc64);
+        self.auth = None;
+        self.known_address = None;
     }
 
     fn abort_info(&self, store: &Store, sts: Option<Credentials>) -> Option<worker::AbortInfo> {

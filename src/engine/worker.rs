@@ -12,14 +12,12 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::state::{Input, RunId, Wait};
 use super::{
     CredentialReason, CredentialRequest, Entry, Event, FileAuth, Inner, ProvidedCredentials,
 };
 use crate::error::{Error, ErrorClass, Result};
-use crate::model::{
-    FileId, FileInfo, FileStatus, UploadResult, UploadTarget, VodInfo, WaitingReason,
-    effective_part_size,
-};
+use crate::model::{FileId, FileInfo, UploadResult, UploadTarget, VodInfo, effective_part_size};
 use crate::protocol::crc64;
 use crate::protocol::credentials::{Credentials, UploadAddress, UploadAuth};
 use crate::protocol::vod::{content_type_for, notification_header};
@@ -32,66 +30,24 @@ use super::retry::Streak;
 /// failing: a loop guard, not a retry budget.
 const MAX_RESTARTS: u32 = 3;
 
-/// Runs one file to success or failure and records the outcome, unless the run was cancelled
-/// meanwhile (then the canceller already decided the file's state).
-pub(crate) async fn run(inner: &Arc<Inner>, id: &str, generation: u64) {
-    let outcome = match FileCtx::new(inner, id, generation) {
+/// Runs one file to success or failure and reports the outcome; the state machine ignores it
+/// if the run was stopped meanwhile (the canceller already decided the file's state).
+pub(crate) async fn run(inner: &Arc<Inner>, id: &str, run: RunId) {
+    let outcome = match FileCtx::new(inner, id, run) {
         Some(ctx) => ctx.upload().await,
         None => return,
     };
-    let mut st = inner.lock();
-    let Some(e) = st.current(id, generation) else {
-        return;
-    };
-    e.run = None;
-    e.info.waiting = None;
-    match outcome {
-        Ok(result) => {
-            e.info.status = FileStatus::Succeeded;
-            e.info.bytes_uploaded = result.bytes;
-            e.info.video_id = result.video_id.clone().or(e.info.video_id.take());
-            e.info.image_url = result.image_url.clone();
-            e.info.endpoint = Some(result.endpoint.clone());
-            e.info.bucket = Some(result.bucket.clone());
-            e.info.object = Some(result.object.clone());
-            e.info.last_error = None;
-            e.info.crc64 = Some(result.crc64);
-            e.auth = None;
-            if let Err(err) = inner.store.set_result(id, &result) {
-                tracing::error!("cannot record the result of {id}: {err}");
-            }
-            if e.reported < result.bytes || result.bytes == 0 {
-                e.reported = result.bytes;
-                inner.events.send(Event::Progress {
-                    file: id.to_owned(),
-                    uploaded: result.bytes,
-                    total: result.bytes,
-                });
-            }
-            inner.events.send(Event::Succeeded {
-                file: e.info.clone(),
-                result,
-            });
-        }
-        Err(Error::Cancelled) => {
-            // Only reachable when the run was superseded without being cancelled; leave the
-            // state to whoever superseded it.
-        }
+    let input = match outcome {
+        Ok(result) => Input::Succeeded { run, result },
+        // Only reachable when the run was stopped: its state is decided already.
+        Err(Error::Cancelled) => return,
         Err(err) => {
-            let fe = FileInfo::error_from(&err);
-            tracing::warn!(file = %id, code = %fe.code, "upload failed: {}", fe.message);
-            e.info.status = FileStatus::Failed;
-            e.info.last_error = Some(fe.clone());
-            if let Err(se) = inner.store.set_status(id, FileStatus::Failed, Some(&fe)) {
-                tracing::error!("cannot record the failure of {id}: {se}");
-            }
-            inner.events.send(Event::Failed {
-                file: e.info.clone(),
-                code: fe.code,
-                message: fe.message,
-            });
+            let error = FileInfo::error_from(&err);
+            tracing::warn!(file = %id, code = %error.code, "upload failed: {}", error.message);
+            Input::Failed { run, error }
         }
-    }
+    };
+    inner.report(id, input);
 }
 
 /// What a worker knows about its file, shared with its part tasks.
@@ -134,7 +90,7 @@ impl FileCtx {
             inner: Arc::clone(inner),
             id: id.to_owned(),
             generation,
-            cancel: e.run.as_ref()?.cancel.clone(),
+            cancel: e.cancel.clone()?,
             path: e.info.path.clone(),
             target: e.info.target.clone(),
             vod_info: e.info.vod_info.clone(),
@@ -266,11 +222,8 @@ impl FileCtx {
     }
 
     fn use_auth(&self, a: FileAuth) -> FileAuth {
-        let _ = self.with_entry(|e| {
-            if e.info.waiting == Some(WaitingReason::Credentials) {
-                e.info.status = FileStatus::Uploading;
-                e.info.waiting = None;
-            }
+        self.report(Input::GotCredentials {
+            run: self.generation,
         });
         *lock(&self.auth) = Some(a.clone());
         a
@@ -405,7 +358,7 @@ impl FileCtx {
         if *self.inner.credentials_changed.borrow() != before {
             return Ok(true); // someone else renewed while we waited: use that
         }
-        let file = self.with_entry(|e| e.info.clone())?;
+        let file = self.with_entry(|e| e.view())?;
         let video_id = file.video_id.clone();
         match provider
             .fetch(CredentialRequest {
@@ -492,23 +445,18 @@ impl FileCtx {
         reason: CredentialReason,
         watch: &mut tokio::sync::watch::Receiver<u64>,
     ) -> Result<()> {
-        let inner = &self.inner;
-        self.with_entry(|e| {
-            // Tell the app once per wait, not again when an unrelated credential change wakes us.
-            if e.info.waiting != Some(WaitingReason::Credentials) {
-                e.info.status = FileStatus::Waiting;
-                e.info.waiting = Some(WaitingReason::Credentials);
-                if reason != CredentialReason::Initial {
-                    inner.events.send(Event::TokenExpired {
-                        file: e.info.clone(),
-                    });
-                }
-                inner.events.send(Event::Waiting {
-                    file: e.info.clone(),
-                    reason: WaitingReason::Credentials,
-                });
-            }
-        })?;
+        // The state machine tells the app once per wait, not again when an unrelated
+        // credential change wakes us.
+        let wait = if reason == CredentialReason::Initial {
+            Wait::Credentials
+        } else {
+            Wait::TokenExpired
+        };
+        self.ensure_running()?;
+        self.report(Input::Waiting {
+            run: self.generation,
+            wait,
+        });
         watch.changed().await.map_err(|_| Error::Cancelled)
     }
 
@@ -1039,40 +987,26 @@ impl FileCtx {
     }
 
     fn failing(&self, err: &Error, delay: Duration) -> Result<()> {
-        let until = SystemTime::now() + delay;
         tracing::info!(file = %self.id, "retrying in {delay:?}: {err}");
-        let inner = &self.inner;
-        self.with_entry(|e| {
-            if !e.in_retry {
-                e.in_retry = true;
-                inner.events.send(Event::Retry {
-                    file: e.info.clone(),
-                    code: err.code(),
-                    message: err.to_string(),
-                });
-            }
-            let reason = WaitingReason::Backoff { until };
-            e.info.waiting = Some(reason.clone());
-            inner.events.send(Event::Waiting {
-                file: e.info.clone(),
-                reason,
-            });
-        })
+        self.ensure_running()?;
+        self.report(Input::RequestFailed {
+            run: self.generation,
+            until: SystemTime::now() + delay,
+            code: err.code(),
+            message: err.to_string(),
+        });
+        Ok(())
     }
 
     fn healthy(&self) {
-        let inner = &self.inner;
-        let _ = self.with_entry(|e| {
-            if matches!(e.info.waiting, Some(WaitingReason::Backoff { .. })) {
-                e.info.waiting = None;
-            }
-            if e.in_retry {
-                e.in_retry = false;
-                inner.events.send(Event::RetryResume {
-                    file: e.info.clone(),
-                });
-            }
+        self.report(Input::RequestOk {
+            run: self.generation,
         });
+    }
+
+    /// Reports what this run saw to the state machine.
+    fn report(&self, input: Input) {
+        self.inner.report(&self.id, input);
     }
 
     /// Bytes handed to the network by one request attempt.

@@ -11,6 +11,7 @@ use crate::model;
 
 use super::credentials::{CredentialProvider, ProviderBridge};
 use super::error::VodUploadError;
+use super::events::{EventBridge, EventSubscription, UploadEventListener};
 use super::listener::{ListenerBridge, UploadListener};
 use super::types::{
     ClientConfig, ClientStatus, FileInfo, NetworkPolicy, NetworkState, UploadTarget, VodInfo,
@@ -28,6 +29,8 @@ type Result<T, E = VodUploadError> = std::result::Result<T, E>;
 #[derive(uniffi::Object)]
 pub struct VodUploadClient {
     engine: Engine,
+    /// The subscription of the `setListener` listener.
+    listener: Mutex<Option<crate::engine::Subscription>>,
     /// Taken by `shutdown`/`Drop`. Dropping a tokio runtime from inside an async context
     /// panics, so it is shut down with `shutdown_background` instead.
     runtime: Mutex<Option<Runtime>>,
@@ -53,6 +56,7 @@ impl VodUploadClient {
         let engine = Engine::new(config, runtime.handle().clone())?;
         Ok(Arc::new(VodUploadClient {
             engine,
+            listener: Mutex::new(None),
             runtime: Mutex::new(Some(runtime)),
             closed: AtomicBool::new(false),
             credential_timeout: ffi.credential_timeout,
@@ -67,13 +71,25 @@ impl VodUploadClient {
             .map(|p| p.display().to_string())
     }
 
-    /// Sets (or with `null`, removes) the listener. There is one listener; setting another
-    /// replaces it.
+    /// Sets (or with `null`, removes) the native-style listener. There is one; setting another
+    /// replaces it. Subscribers (`subscribe`) are independent of it.
     pub fn set_listener(&self, listener: Option<Arc<dyn UploadListener>>) -> Result<()> {
         self.check_open()?;
-        self.engine
-            .set_listener(listener.map(|l| Arc::new(ListenerBridge(l)) as _));
+        let sub = listener.map(|l| self.engine.subscribe(Arc::new(ListenerBridge(l))));
+        *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = sub;
         Ok(())
+    }
+
+    /// Subscribes `listener` to every event from now on; any number may subscribe. Keep the
+    /// returned subscription: cancelling or releasing it unsubscribes.
+    pub fn subscribe(
+        &self,
+        listener: Arc<dyn UploadEventListener>,
+    ) -> Result<Arc<EventSubscription>> {
+        self.check_open()?;
+        Ok(EventSubscription::new(
+            self.engine.subscribe(Arc::new(EventBridge(listener))),
+        ))
     }
 
     /// Sets (or removes) the credential provider, asked for new credentials before a file
@@ -171,20 +187,24 @@ impl VodUploadClient {
         Ok(self.engine.add_file(path, target, vod_info.into_model()?)?)
     }
 
-    /// Removes a file from the queue, cancelling its upload (and aborting it on the server).
+    /// Removes a file from the queue, cancelling its upload (and aborting it on the server);
+    /// an unfinished file gets `canceled(deleted = true)`. Ignored for an unknown id.
     pub fn delete_file(&self, file_id: String) -> Result<()> {
         self.check_open()?;
         Ok(self.engine.delete_file(&file_id)?)
     }
 
     /// `deleteFile` by position in `listFiles()` (the native SDK's `deleteFile(int)`).
-    pub fn delete_file_at(&self, index: u32) -> Result<()> {
-        let id = self.id_at(index)?;
-        Ok(self.engine.delete_file(&id)?)
+    pub fn delete_file_at(&self, index: i32) -> Result<()> {
+        match self.id_at(index)? {
+            Some(id) => Ok(self.engine.delete_file(&id)?),
+            None => Ok(()),
+        }
     }
 
-    /// Skips a file; it stays listed as canceled. With `keep_upload`, the server keeps the
-    /// parts so `resumeFile` continues where it stopped; otherwise they are discarded.
+    /// Skips a file; it stays listed as canceled (event `canceled`). With `keep_upload`, the
+    /// server keeps the parts so `resumeFile` continues where it stopped; otherwise they are
+    /// discarded. Ignored for a finished file or an unknown id.
     #[uniffi::method(default(keep_upload = false))]
     pub fn cancel_file(&self, file_id: String, keep_upload: bool) -> Result<()> {
         self.check_open()?;
@@ -193,21 +213,25 @@ impl VodUploadClient {
 
     /// `cancelFile` by position (the native SDK's `cancelFile(int)`).
     #[uniffi::method(default(keep_upload = false))]
-    pub fn cancel_file_at(&self, index: u32, keep_upload: bool) -> Result<()> {
-        let id = self.id_at(index)?;
-        Ok(self.engine.cancel_file(&id, keep_upload)?)
+    pub fn cancel_file_at(&self, index: i32, keep_upload: bool) -> Result<()> {
+        match self.id_at(index)? {
+            Some(id) => Ok(self.engine.cancel_file(&id, keep_upload)?),
+            None => Ok(()),
+        }
     }
 
-    /// Queues a canceled or failed file again.
+    /// Queues a canceled or failed file again. Ignored for any other file.
     pub fn resume_file(&self, file_id: String) -> Result<()> {
         self.check_open()?;
         Ok(self.engine.resume_file(&file_id)?)
     }
 
     /// `resumeFile` by position (the native SDK's `resumeFile(int)`).
-    pub fn resume_file_at(&self, index: u32) -> Result<()> {
-        let id = self.id_at(index)?;
-        Ok(self.engine.resume_file(&id)?)
+    pub fn resume_file_at(&self, index: i32) -> Result<()> {
+        match self.id_at(index)? {
+            Some(id) => Ok(self.engine.resume_file(&id)?),
+            None => Ok(()),
+        }
     }
 
     /// The queue, in order.
@@ -230,29 +254,31 @@ impl VodUploadClient {
         Ok(self.engine.clear_files()?)
     }
 
-    /// Starts uploading the queue (or continues after `stop()`).
-    pub fn start(&self) -> Result<()> {
-        self.check_open()?;
-        Ok(self.engine.start()?)
+    // The four controls never throw: a call that does not apply now (pause twice, resume
+    // while running, anything after shutdown) is ignored, as the native SDK does, so an app
+    // calling them from network callbacks at any time cannot crash.
+
+    /// Starts uploading the queue: every unfinished file continues, paused and stopped ones
+    /// included. Ignored while running.
+    pub fn start(&self) {
+        self.engine.start();
     }
 
-    /// Stops uploading: requests in flight are cancelled, progress is kept; `start()`
-    /// continues.
-    pub fn stop(&self) -> Result<()> {
-        self.check_open()?;
-        Ok(self.engine.stop()?)
+    /// Stops uploading: requests in flight are cancelled, progress is kept, files go back to
+    /// ready; `start()` continues. Ignored unless running or paused.
+    pub fn stop(&self) {
+        self.engine.stop();
     }
 
-    /// Pauses every upload at once; `resume()` continues from the checkpoints.
-    pub fn pause(&self) -> Result<()> {
-        self.check_open()?;
-        Ok(self.engine.pause()?)
+    /// Pauses every upload at once; `resume()` (or `start()`) continues from the checkpoints.
+    /// Ignored unless running.
+    pub fn pause(&self) {
+        self.engine.pause();
     }
 
-    /// Continues after `pause()`.
-    pub fn resume(&self) -> Result<()> {
-        self.check_open()?;
-        Ok(self.engine.resume()?)
+    /// Continues after `pause()`. Ignored unless paused.
+    pub fn resume(&self) {
+        self.engine.resume();
     }
 
     pub fn status(&self) -> ClientStatus {
@@ -282,9 +308,13 @@ impl VodUploadClient {
         if self.closed.swap(true, Ordering::SeqCst) {
             return;
         }
+        // Also drops every subscriber: breaks listener → client reference cycles held by app
+        // code.
         self.engine.shutdown();
-        // Breaks listener → client reference cycles held by app code.
-        self.engine.set_listener(None);
+        self.listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         self.engine.set_credential_provider(None);
         let runtime = self
             .runtime
@@ -306,13 +336,13 @@ impl VodUploadClient {
         }
     }
 
-    fn id_at(&self, index: u32) -> Result<String> {
+    /// The id at `index`, or `None` (the call is then ignored, like one for an id that is no
+    /// longer in the queue).
+    fn id_at(&self, index: i32) -> Result<Option<String>> {
         self.check_open()?;
-        self.engine
-            .file_id_at(index as usize)
-            .ok_or_else(|| VodUploadError::InvalidArgument {
-                detail: format!("no file at index {index}"),
-            })
+        Ok(usize::try_from(index)
+            .ok()
+            .and_then(|i| self.engine.file_id_at(i)))
     }
 }
 

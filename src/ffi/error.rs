@@ -10,9 +10,10 @@ use crate::error::{Error, Service};
 /// What went wrong, grouped by what the app can do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum VodUploadError {
-    /// A value the app passed is invalid: configuration, an unknown file id or index, a call
-    /// in the wrong state (e.g. `pause` when not running). A bug in the caller; retrying the
-    /// same call will not help.
+    /// A value the app passed is invalid: configuration, a file that cannot be added, a
+    /// malformed argument. A bug in the caller; retrying the same call will not help. (A call
+    /// that merely does not apply in the current state, such as `pause` when nothing runs or
+    /// `cancelFile` for a finished file, is ignored instead, as the native SDK does.)
     #[error("invalid argument: {detail}")]
     InvalidArgument { detail: String },
     /// An UploadAuth, UploadAddress or STS token could not be decoded or is incomplete: fetch

@@ -11,11 +11,12 @@ use std::sync::Arc;
 use crate::engine::{Event, EventListener};
 
 use super::error::CallbackError;
-use super::types::{FileInfo, UploadResult, WaitingReason};
+use super::types::{FileInfo, UploadResult, WaitingReason, size};
 
-/// Receives the client's events (the native SDK's `VODUploadCallback`), one at a time, on a
-/// background thread of the library: never on the app's main thread. Post to the main thread
-/// before touching UI.
+/// Receives the client's events (the native SDK's `VODUploadCallback`), one method per event,
+/// one at a time, on a background thread of the library: never on the app's main thread. Post
+/// to the main thread before touching UI. `setListener` takes one; for any number of
+/// listeners, and events as one `UploadEvent` value, use `subscribe`.
 ///
 /// Avoid a reference cycle: if the listener holds the client, call `shutdown()` (or `close()`)
 /// when done, which also removes the listener.
@@ -26,11 +27,14 @@ pub trait UploadListener: Send + Sync {
     fn started(&self, file: FileInfo) -> Result<(), CallbackError>;
     /// Bytes uploaded so far: monotonic, never above `total`, throttled by
     /// `ClientConfig.progressIntervalMs`.
-    fn progress(&self, file_id: String, uploaded: u64, total: u64) -> Result<(), CallbackError>;
+    fn progress(&self, file_id: String, uploaded: i64, total: i64) -> Result<(), CallbackError>;
     /// The file is uploaded.
     fn succeeded(&self, file: FileInfo, result: UploadResult) -> Result<(), CallbackError>;
     /// The file failed for good; `code` is the service's or a client code (`FileNotExist`, ...).
     fn failed(&self, file: FileInfo, code: String, message: String) -> Result<(), CallbackError>;
+    /// The file was canceled (`cancelFile`) or, with `deleted`, removed from the queue before
+    /// it finished (the JS SDK's `onUploadCanceled`).
+    fn canceled(&self, file: FileInfo, deleted: bool) -> Result<(), CallbackError>;
     /// The credentials expired and no provider renewed them: call `resumeWithAuth` (mode 1)
     /// or `resumeWithToken` (mode 2). Only this file waits.
     fn token_expired(&self, file: FileInfo) -> Result<(), CallbackError>;
@@ -57,7 +61,7 @@ impl EventListener for ListenerBridge {
                 file,
                 uploaded,
                 total,
-            } => ("progress", l.progress(file, uploaded, total)),
+            } => ("progress", l.progress(file, size(uploaded), size(total))),
             Event::Succeeded { file, result } => {
                 ("succeeded", l.succeeded(file.into(), result.into()))
             }
@@ -66,6 +70,7 @@ impl EventListener for ListenerBridge {
                 code,
                 message,
             } => ("failed", l.failed(file.into(), code, message)),
+            Event::Canceled { file, deleted } => ("canceled", l.canceled(file.into(), deleted)),
             Event::TokenExpired { file } => ("token_expired", l.token_expired(file.into())),
             Event::Retry {
                 file,

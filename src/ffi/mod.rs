@@ -4,6 +4,8 @@
 //!
 //! * [`client::VodUploadClient`]: the one object, with the native SDK's method names; it owns
 //!   its tokio runtime;
+//! * [`events::UploadEvent`], one enum of every event, and `subscribe` for any number of
+//!   [`events::UploadEventListener`]s;
 //! * [`listener::UploadListener`], [`credentials::CredentialProvider`], [`logging::LogSink`]:
 //!   traits the app implements; every method returns `Result`, so a foreign exception never
 //!   becomes a Rust panic;
@@ -16,6 +18,7 @@
 mod client;
 mod credentials;
 mod error;
+mod events;
 mod listener;
 mod logging;
 mod types;

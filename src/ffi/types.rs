@@ -47,7 +47,7 @@ pub struct VodInfo {
     pub is_show_watermark: Option<bool>,
     /// Transcoding priority 1..=10 (VOD's default: 6).
     #[uniffi(default = None)]
-    pub priority: Option<u32>,
+    pub priority: Option<i32>,
 }
 
 impl VodInfo {
@@ -90,7 +90,7 @@ impl From<model::VodInfo> for VodInfo {
             app_id: v.app_id,
             is_process: v.is_process,
             is_show_watermark: v.is_show_watermark,
-            priority: v.priority.map(u32::from),
+            priority: v.priority.map(i32::from),
         }
     }
 }
@@ -184,15 +184,16 @@ pub enum WaitingReason {
     /// The network policy forbids the current network (e.g. cellular with Wi-Fi only), or
     /// there is no validated network.
     Network,
-    /// Waiting for credentials: `setUploadAuthAndAddress` (mode 1), `resumeWithAuth` /
-    /// `resumeWithToken` after an expiry, or the credential provider.
+    /// Waiting for its first credentials: `setUploadAuthAndAddress` (mode 1, the answer to
+    /// `started`) or the credential provider.
     Credentials,
     /// Backing off after a failure; the next attempt is at `until`.
     Backoff { until: SystemTime },
     /// Paused by the app.
     Paused,
-    /// Other files hold every upload slot (`maxParallelFiles`).
-    Queue,
+    /// The credentials expired: call `resumeWithAuth` (mode 1) or `resumeWithToken` (mode
+    /// 2); the same upload continues.
+    TokenExpired,
 }
 
 impl From<model::WaitingReason> for WaitingReason {
@@ -202,7 +203,7 @@ impl From<model::WaitingReason> for WaitingReason {
             model::WaitingReason::Credentials => WaitingReason::Credentials,
             model::WaitingReason::Backoff { until } => WaitingReason::Backoff { until },
             model::WaitingReason::Paused => WaitingReason::Paused,
-            model::WaitingReason::Queue => WaitingReason::Queue,
+            model::WaitingReason::TokenExpired => WaitingReason::TokenExpired,
         }
     }
 }
@@ -237,8 +238,8 @@ pub struct FileInfo {
     pub status: FileStatus,
     pub waiting: Option<WaitingReason>,
     /// Bytes the server has confirmed; never above `bytes_total`.
-    pub bytes_uploaded: u64,
-    pub bytes_total: u64,
+    pub bytes_uploaded: i64,
+    pub bytes_total: i64,
     /// OSS endpoint, bucket and object key, once known.
     pub endpoint: Option<String>,
     pub bucket: Option<String>,
@@ -246,8 +247,9 @@ pub struct FileInfo {
     pub video_id: Option<String>,
     pub image_url: Option<String>,
     pub last_error: Option<FileError>,
-    /// CRC-64/XZ (ECMA) of the uploaded object, once the file succeeded.
-    pub crc64: Option<u64>,
+    /// CRC-64/XZ (ECMA) of the uploaded object, once the file succeeded: unsigned decimal, as
+    /// OSS's `x-oss-hash-crc64ecma` header writes it (it does not fit a signed 64-bit integer).
+    pub crc64: Option<String>,
     pub added_at: SystemTime,
 }
 
@@ -260,15 +262,15 @@ impl From<model::FileInfo> for FileInfo {
             vod_info: f.vod_info.into(),
             status: f.status.into(),
             waiting: f.waiting.map(Into::into),
-            bytes_uploaded: f.bytes_uploaded,
-            bytes_total: f.bytes_total,
+            bytes_uploaded: size(f.bytes_uploaded),
+            bytes_total: size(f.bytes_total),
             endpoint: f.endpoint,
             bucket: f.bucket,
             object_key: f.object,
             video_id: f.video_id,
             image_url: f.image_url,
             last_error: f.last_error.map(Into::into),
-            crc64: f.crc64,
+            crc64: f.crc64.map(|c| c.to_string()),
             added_at: f.added_at,
         }
     }
@@ -282,9 +284,10 @@ pub struct UploadResult {
     pub endpoint: String,
     pub bucket: String,
     pub object_key: String,
-    pub bytes: u64,
-    /// CRC-64/XZ (ECMA) of the whole object, checked against OSS's.
-    pub crc64: u64,
+    pub bytes: i64,
+    /// CRC-64/XZ (ECMA) of the whole object, checked against OSS's: unsigned decimal, as in
+    /// `x-oss-hash-crc64ecma`.
+    pub crc64: String,
 }
 
 impl From<model::UploadResult> for UploadResult {
@@ -295,8 +298,8 @@ impl From<model::UploadResult> for UploadResult {
             endpoint: r.endpoint,
             bucket: r.bucket,
             object_key: r.object,
-            bytes: r.bytes,
-            crc64: r.crc64,
+            bytes: size(r.bytes),
+            crc64: r.crc64.to_string(),
         }
     }
 }
@@ -357,7 +360,7 @@ pub enum NetworkPolicy {
     UnmeteredOnly,
     /// Wi-Fi and Ethernet freely, plus at most `bytes` on cellular (reset when the policy is
     /// set again).
-    CellularBudget { bytes: u64 },
+    CellularBudget { bytes: i64 },
 }
 
 impl From<NetworkPolicy> for model::NetworkPolicy {
@@ -366,9 +369,10 @@ impl From<NetworkPolicy> for model::NetworkPolicy {
             NetworkPolicy::WifiOnly => model::NetworkPolicy::WifiOnly,
             NetworkPolicy::Any => model::NetworkPolicy::Any,
             NetworkPolicy::UnmeteredOnly => model::NetworkPolicy::UnmeteredOnly,
-            NetworkPolicy::CellularBudget { bytes } => {
-                model::NetworkPolicy::CellularBudget { bytes }
-            }
+            // A negative budget is no budget.
+            NetworkPolicy::CellularBudget { bytes } => model::NetworkPolicy::CellularBudget {
+                bytes: u64::try_from(bytes).unwrap_or(0),
+            },
         }
     }
 }
@@ -393,35 +397,35 @@ pub struct ClientConfig {
     /// Part size in bytes, at least 100 KiB (raised so no file needs more than 10,000
     /// parts). Default 1 MiB.
     #[uniffi(default = None)]
-    pub part_size: Option<u64>,
+    pub part_size: Option<i64>,
     /// Parts uploaded in parallel per file, 1..=32. Default 5.
     #[uniffi(default = None)]
-    pub parallel_parts: Option<u32>,
+    pub parallel_parts: Option<i32>,
     /// Files uploaded in parallel, 1..=8. Default 1 (as the native SDK).
     #[uniffi(default = None)]
-    pub max_parallel_files: Option<u32>,
+    pub max_parallel_files: Option<i32>,
     /// Retries per request before the file fails. Default 10.
     #[uniffi(default = None)]
-    pub retry_limit: Option<u32>,
+    pub retry_limit: Option<i32>,
     /// First retry delay; doubles with jitter up to `retry_max_interval_ms`. Default 500.
     #[uniffi(default = None)]
-    pub retry_base_interval_ms: Option<u64>,
+    pub retry_base_interval_ms: Option<i64>,
     /// Default 30,000.
     #[uniffi(default = None)]
-    pub retry_max_interval_ms: Option<u64>,
+    pub retry_max_interval_ms: Option<i64>,
     /// A file that keeps failing for this long fails. Default 15 minutes.
     #[uniffi(default = None)]
-    pub retry_time_budget_ms: Option<u64>,
+    pub retry_time_budget_ms: Option<i64>,
     /// Default 15,000.
     #[uniffi(default = None)]
-    pub connect_timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<i64>,
     /// Upper bound for a request without a body (Initiate, Complete, VOD calls). Default
     /// 60,000.
     #[uniffi(default = None)]
-    pub request_timeout_ms: Option<u64>,
+    pub request_timeout_ms: Option<i64>,
     /// A body that makes no progress for this long is abandoned and retried. Default 30,000.
     #[uniffi(default = None)]
-    pub stall_timeout_ms: Option<u64>,
+    pub stall_timeout_ms: Option<i64>,
     /// VOD region for mode 2. Default `cn-shanghai`; an UploadAuth's `Region` wins.
     #[uniffi(default = None)]
     pub region: Option<String>,
@@ -443,20 +447,20 @@ pub struct ClientConfig {
     pub extra_root_certificates: Option<Vec<String>>,
     /// Files below this size go up in one PutObject. Default 100 KiB.
     #[uniffi(default = None)]
-    pub put_object_threshold: Option<u64>,
+    pub put_object_threshold: Option<i64>,
     /// Renew credentials this long before their known expiry. Default 5 minutes.
     #[uniffi(default = None)]
-    pub refresh_ahead_ms: Option<u64>,
+    pub refresh_ahead_ms: Option<i64>,
     /// Minimum interval between two progress events of a file. Default 250.
     #[uniffi(default = None)]
-    pub progress_interval_ms: Option<u64>,
+    pub progress_interval_ms: Option<i64>,
     /// Threads of the client's own runtime (network I/O, timers, database). Default 2.
     #[uniffi(default = None)]
-    pub worker_threads: Option<u32>,
+    pub worker_threads: Option<i32>,
     /// How long a credential provider may take before the file waits for
     /// `resumeWithAuth`/`resumeWithToken` instead. Default 30,000.
     #[uniffi(default = None)]
-    pub credential_timeout_ms: Option<u64>,
+    pub credential_timeout_ms: Option<i64>,
 }
 
 /// Settings of the FFI layer itself, not of the engine.
@@ -469,27 +473,66 @@ impl ClientConfig {
     /// Splits into the engine's configuration (defaults filled in) and the FFI layer's own.
     pub(crate) fn into_parts(self) -> Result<(model::Config, FfiSettings), VodUploadError> {
         let d = model::Config::default();
-        let ms = Duration::from_millis;
+        // Negative values are refused here; the engine checks the ranges of the rest.
+        let ms = |name: &str, v: Option<i64>, default: Duration| {
+            v.map_or(Ok(default), |v| {
+                u64::try_from(v)
+                    .map(Duration::from_millis)
+                    .map_err(|_| negative(name, v))
+            })
+        };
+        let u64_of = |name: &str, v: Option<i64>, default: u64| {
+            v.map_or(Ok(default), |v| {
+                u64::try_from(v).map_err(|_| negative(name, v))
+            })
+        };
+        let u32_of = |name: &str, v: Option<i32>, default: u32| {
+            v.map_or(Ok(default), |v| {
+                u32::try_from(v).map_err(|_| negative(name, v.into()))
+            })
+        };
         let worker_threads = self.worker_threads.unwrap_or(2);
-        if worker_threads == 0 || worker_threads > 16 {
+        if !(1..=16).contains(&worker_threads) {
             return Err(VodUploadError::InvalidArgument {
                 detail: format!("worker_threads must be 1..=16, got {worker_threads}"),
             });
         }
         let config = model::Config {
             database_path: self.database_path.map(Into::into),
-            part_size: self.part_size.unwrap_or(d.part_size),
-            parallel_parts: self.parallel_parts.unwrap_or(d.parallel_parts),
-            max_parallel_files: self.max_parallel_files.unwrap_or(d.max_parallel_files),
-            retry_limit: self.retry_limit.unwrap_or(d.retry_limit),
-            retry_base_interval: self
-                .retry_base_interval_ms
-                .map_or(d.retry_base_interval, ms),
-            retry_max_interval: self.retry_max_interval_ms.map_or(d.retry_max_interval, ms),
-            retry_time_budget: self.retry_time_budget_ms.map_or(d.retry_time_budget, ms),
-            connect_timeout: self.connect_timeout_ms.map_or(d.connect_timeout, ms),
-            request_timeout: self.request_timeout_ms.map_or(d.request_timeout, ms),
-            stall_timeout: self.stall_timeout_ms.map_or(d.stall_timeout, ms),
+            part_size: u64_of("part_size", self.part_size, d.part_size)?,
+            parallel_parts: u32_of("parallel_parts", self.parallel_parts, d.parallel_parts)?,
+            max_parallel_files: u32_of(
+                "max_parallel_files",
+                self.max_parallel_files,
+                d.max_parallel_files,
+            )?,
+            retry_limit: u32_of("retry_limit", self.retry_limit, d.retry_limit)?,
+            retry_base_interval: ms(
+                "retry_base_interval_ms",
+                self.retry_base_interval_ms,
+                d.retry_base_interval,
+            )?,
+            retry_max_interval: ms(
+                "retry_max_interval_ms",
+                self.retry_max_interval_ms,
+                d.retry_max_interval,
+            )?,
+            retry_time_budget: ms(
+                "retry_time_budget_ms",
+                self.retry_time_budget_ms,
+                d.retry_time_budget,
+            )?,
+            connect_timeout: ms(
+                "connect_timeout_ms",
+                self.connect_timeout_ms,
+                d.connect_timeout,
+            )?,
+            request_timeout: ms(
+                "request_timeout_ms",
+                self.request_timeout_ms,
+                d.request_timeout,
+            )?,
+            stall_timeout: ms("stall_timeout_ms", self.stall_timeout_ms, d.stall_timeout)?,
             region: self.region.unwrap_or(d.region),
             vod_endpoint: self.vod_endpoint.or(d.vod_endpoint),
             signature_version: self
@@ -503,18 +546,40 @@ impl ClientConfig {
             extra_root_certificates: self
                 .extra_root_certificates
                 .unwrap_or(d.extra_root_certificates),
-            put_object_threshold: self.put_object_threshold.unwrap_or(d.put_object_threshold),
-            refresh_ahead: self.refresh_ahead_ms.map_or(d.refresh_ahead, ms),
-            progress_interval: self.progress_interval_ms.map_or(d.progress_interval, ms),
+            put_object_threshold: u64_of(
+                "put_object_threshold",
+                self.put_object_threshold,
+                d.put_object_threshold,
+            )?,
+            refresh_ahead: ms("refresh_ahead_ms", self.refresh_ahead_ms, d.refresh_ahead)?,
+            progress_interval: ms(
+                "progress_interval_ms",
+                self.progress_interval_ms,
+                d.progress_interval,
+            )?,
         };
         let ffi = FfiSettings {
             worker_threads: worker_threads as usize,
-            credential_timeout: self
-                .credential_timeout_ms
-                .map_or(Duration::from_secs(30), ms),
+            credential_timeout: ms(
+                "credential_timeout_ms",
+                self.credential_timeout_ms,
+                Duration::from_secs(30),
+            )?,
         };
         Ok((config, ffi))
     }
+}
+
+fn negative(name: &str, v: i64) -> VodUploadError {
+    VodUploadError::InvalidArgument {
+        detail: format!("{name} must not be negative, got {v}"),
+    }
+}
+
+/// A byte count for the foreign side (Kotlin `Long`, Swift `Int64`): files are far below
+/// `i64::MAX`, so this saturates only in theory.
+pub(crate) fn size(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The client's overall state.

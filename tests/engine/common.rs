@@ -128,7 +128,7 @@ pub fn open_engine(config: &Config) -> (Engine, Arc<Recorder>) {
     let engine =
         Engine::new(config.clone(), tokio::runtime::Handle::current()).expect("engine opens");
     let events = Arc::new(Recorder::default());
-    engine.set_listener(Some(events.clone()));
+    engine.subscribe(events.clone()).detach();
     (engine, events)
 }
 
@@ -279,6 +279,9 @@ impl Recorder {
                     code,
                     message,
                 } => format!("failed {} {code}: {message}", file.id),
+                Event::Canceled { file, deleted } => {
+                    format!("canceled {} deleted={deleted}", file.id)
+                }
                 Event::TokenExpired { file } => format!("token_expired {}", file.id),
                 Event::Retry { file, code, .. } => format!("retry {} {code}", file.id),
                 Event::RetryResume { file } => format!("retry_resume {}", file.id),

@@ -24,10 +24,10 @@ async fn pause_and_resume_mid_file() {
     slow(&h);
     let (path, data) = h.file("long.mp4", 2 * 1024 * 1024);
     let id = h.add(&path);
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events.wait_progress(&id, 400 * 1024).await;
 
-    h.engine.pause().unwrap();
+    h.engine.pause();
     assert_eq!(h.engine.status(), EngineStatus::Paused);
     let paused = h.engine.file(&id).unwrap();
     assert_eq!(paused.status, FileStatus::Paused);
@@ -36,7 +36,7 @@ async fn pause_and_resume_mid_file() {
     assert!(done_before > 0 && done_before < data.len() as u64);
 
     fast(&h);
-    h.engine.resume().unwrap();
+    h.engine.resume();
     h.events.wait_succeeded(&id).await;
     let info = h.engine.file(&id).unwrap();
     assert_eq!(h.read_back(&info).await, data);
@@ -62,13 +62,13 @@ async fn stop_then_start_continues() {
     slow(&h);
     let (path, data) = h.file("stop.mp4", 1024 * 1024);
     let id = h.add(&path);
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events.wait_progress(&id, 200 * 1024).await;
-    h.engine.stop().unwrap();
+    h.engine.stop();
     assert_eq!(h.engine.status(), EngineStatus::Stopped);
     assert_eq!(h.engine.file(&id).unwrap().status, FileStatus::Ready);
     fast(&h);
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events.wait_succeeded(&id).await;
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
 }
@@ -82,7 +82,7 @@ async fn cancel_then_resume_file() {
     let (p2, d2) = h.file("b.mp4", 200 * 1024);
     let a = h.add(&p1);
     let b = h.add(&p2);
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events.wait_progress(&a, 150 * 1024).await;
     h.engine.cancel_file(&a, true).unwrap();
     assert_eq!(h.engine.file(&a).unwrap().status, FileStatus::Canceled);
@@ -102,7 +102,7 @@ async fn cancel_aborts_the_multipart_upload() {
     slow(&h);
     let (p, _) = h.file("abort.mp4", 1024 * 1024);
     let id = h.add(&p);
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events.wait_progress(&id, 150 * 1024).await;
     h.engine.cancel_file(&id, false).unwrap();
     fast(&h);
@@ -127,7 +127,7 @@ async fn delete_during_upload() {
     let (p2, d2) = h.file("next.mp4", 150 * 1024);
     let gone = h.add(&p1);
     let next = h.add(&p2);
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events.wait_progress(&gone, 150 * 1024).await;
     h.engine.delete_file(&gone).unwrap();
     assert!(h.engine.file(&gone).is_none());

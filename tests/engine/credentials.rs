@@ -50,7 +50,7 @@ async fn mode1_token_expiry_then_resume_with_auth() {
     });
     let (path, data) = h.file("expiring.mp4", 2 * 1024 * 1024);
     let id = h.add(&path);
-    h.engine.start().unwrap();
+    h.engine.start();
 
     h.events.wait_for("started", |ev| started(ev, &id)).await;
     let ticket = vod
@@ -81,7 +81,7 @@ async fn mode1_token_expiry_then_resume_with_auth() {
         })
         .await;
     let waiting = h.engine.file(&id).unwrap();
-    assert_eq!(waiting.waiting, Some(WaitingReason::Credentials));
+    assert_eq!(waiting.waiting, Some(WaitingReason::TokenExpired));
 
     // The app's server renews the credential for the same video.
     let renewed = vod
@@ -127,7 +127,7 @@ async fn mode2_sts_expiry_then_resume_with_token() {
     });
     let (path, data) = h.file("sts.mp4", 1536 * 1024);
     let id = h.add(&path);
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events.wait_progress(&id, 300 * 1024).await;
 
     h.sim.expire_tokens();
@@ -192,7 +192,7 @@ async fn provider_renews_without_token_expired() {
     });
     let (path, data) = h.file("provided.mp4", 1024 * 1024);
     let id = h.add(&path);
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events.wait_progress(&id, 200 * 1024).await;
     h.sim.expire_tokens();
     h.sim.throttle(ThrottleSettings {

@@ -23,7 +23,7 @@ async fn random_part_failures_and_resets_are_retried() {
             (h.add(&p), d)
         })
         .collect();
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events
         .wait_for("all_done", |ev| {
             ev.iter().any(|e| matches!(e, Event::AllDone))
@@ -75,7 +75,7 @@ async fn a_fatal_error_fails_the_file_with_its_code() {
     ]);
     let (p, _) = h.file("denied.mp4", 300 * 1024);
     let id = h.add(&p);
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events
         .wait_for("failed", |ev| {
             ev.iter()

@@ -8,7 +8,7 @@ async fn empty_file_uploads() {
     h.use_account_key();
     let (path, _) = h.file("empty.mp4", 0);
     let id = h.add(&path);
-    h.engine.start().unwrap();
+    h.engine.start();
     let result = h.events.wait_succeeded(&id).await;
     assert_eq!((result.bytes, result.crc64), (0, 0));
     assert!(h.read_back(&h.engine.file(&id).unwrap()).await.is_empty());
@@ -35,7 +35,7 @@ async fn missing_file_is_a_typed_error() {
     let gone_id = h.add(&gone);
     let kept_id = h.add(&kept);
     std::fs::remove_file(&gone).unwrap();
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events.wait_succeeded(&kept_id).await;
     let failed = h.events.all().into_iter().find_map(|e| match e {
         Event::Failed { file, code, .. } if file.id == gone_id => Some(code),
@@ -56,7 +56,7 @@ async fn file_that_would_need_10001_parts() {
     f.set_len(size).unwrap(); // sparse: zeros
     drop(f);
     let id = h.add(&path);
-    h.engine.start().unwrap();
+    h.engine.start();
     let result = h.events.wait_succeeded(&id).await;
     assert_eq!(result.bytes, size);
     let parts = h.sim.stats().parts_uploaded;

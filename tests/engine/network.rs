@@ -32,7 +32,7 @@ async fn cellular_stops_traffic_and_wifi_resumes_it() {
     });
     let (path, data) = h.file("commute.mp4", 2 * 1024 * 1024);
     let id = h.add(&path);
-    h.engine.start().unwrap();
+    h.engine.start();
     h.wait_until("three parts in flight at the server", |h| {
         h.sim.stats().ops.get("UploadPart") == Some(&3)
     })
@@ -97,7 +97,7 @@ async fn nothing_starts_while_the_network_is_disallowed_and_policy_changes_apply
     h.engine.set_network_state(net(NetworkType::Cellular, true));
     let (path, data) = h.file("later.mp4", 300 * 1024);
     let id = h.add(&path);
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events
         .wait_for("waiting(network)", |ev| {
             ev.iter().any(|e| matches!(e, Event::Waiting { file, reason: WaitingReason::Network } if file.id == id))
@@ -123,7 +123,7 @@ async fn cellular_budget_pauses_when_spent() {
     h.engine.set_network_state(net(NetworkType::Cellular, true));
     let (path, data) = h.file("budget.mp4", 1024 * 1024);
     let id = h.add(&path);
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events
         .wait_for("waiting(network) after the budget", |ev| {
             ev.iter().any(|e| {

@@ -20,7 +20,7 @@ async fn upload_part_way(h: &Harness, name: &str, size: usize) -> (String, Vec<u
     });
     let (path, data) = h.file(name, size);
     let id = h.add(&path);
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events.wait_progress(&id, (size / 2) as u64).await;
     (id, data)
 }
@@ -49,7 +49,7 @@ async fn reopened_engine_resumes_without_resending_parts() {
     );
     assert!(restored.video_id.is_some(), "the VOD video is remembered");
     h.use_account_key();
-    h.engine.start().unwrap();
+    h.engine.start();
     let result = h.events.wait_succeeded(&id).await;
     assert_eq!(
         result.video_id, restored.video_id,
@@ -96,7 +96,7 @@ async fn part_on_server_but_missing_from_ledger_is_not_resent() {
         latency_ms: 0,
     });
     h.use_account_key();
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events.wait_succeeded(&id).await;
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
     let parts = (data.len() as u64).div_ceil(PART);
@@ -123,7 +123,7 @@ async fn file_changed_between_runs_restarts_cleanly() {
         latency_ms: 0,
     });
     h.use_account_key();
-    h.engine.start().unwrap();
+    h.engine.start();
     let result = h.events.wait_succeeded(&id).await;
     assert_eq!(result.bytes, new.len() as u64);
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, new);
@@ -175,7 +175,7 @@ async fn checkpoint_keeps_its_part_size_across_configurations() {
         latency_ms: 0,
     });
     h.use_account_key();
-    h.engine.start().unwrap();
+    h.engine.start();
     let result = h.events.wait_succeeded(&id).await;
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
     let stats = h.sim.stats();
@@ -315,7 +315,7 @@ async fn completed_before_a_kill_is_not_uploaded_again() {
             None,
         )
         .unwrap();
-    engine.start().unwrap();
+    engine.start();
     let result = events.wait_succeeded(&id).await;
     assert_eq!(result.video_id.as_deref(), Some(ticket.video_id.as_str()));
     assert_eq!(result.crc64, vod_upload::protocol::crc64::crc64(&data));

@@ -8,7 +8,7 @@ async fn mode2_video_upload_round_trip() {
     h.use_account_key();
     let (path, data) = h.file("clip.mp4", 1024 * 1024 + 12345);
     let id = h.add(&path);
-    h.engine.start().unwrap();
+    h.engine.start();
     let result = h.events.wait_succeeded(&id).await;
 
     assert!(result.video_id.is_some(), "a VOD video was created");
@@ -35,7 +35,7 @@ async fn ten_files_upload_in_order_then_all_done() {
             h.add(&p)
         })
         .collect();
-    h.engine.start().unwrap();
+    h.engine.start();
     h.events
         .wait_for("all_done", |ev| {
             ev.iter().any(|e| matches!(e, Event::AllDone))
@@ -86,7 +86,7 @@ async fn image_upload_gets_an_image_url() {
         .engine
         .add_file(path, UploadTarget::Image, Default::default())
         .unwrap();
-    h.engine.start().unwrap();
+    h.engine.start();
     let result = h.events.wait_succeeded(&id).await;
     assert!(
         result
@@ -120,7 +120,7 @@ async fn own_bucket_object_upload() {
             },
         )
         .unwrap();
-    h.engine.start().unwrap();
+    h.engine.start();
     let result = h.events.wait_succeeded(&id).await;
     assert_eq!(result.object, "uploads/raw movie.mov");
     assert_eq!(

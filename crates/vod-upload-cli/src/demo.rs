@@ -163,7 +163,7 @@ async fn step_queue(d: &mut Demo, s: &mut Step) -> Result<(), String> {
     }
     let t = Instant::now();
     d.say("Starting the queue (one file at a time, 3 parts of 100 KiB in parallel per file; link limited to 4 MiB/s).");
-    d.engine.start().map_err(|e| e.to_string())?;
+    d.engine.start();
     let mut results = Vec::new();
     for (id, f) in &added {
         results.push((d.wait_result(id, since).await?, f));
@@ -231,7 +231,7 @@ async fn step_pause(d: &mut Demo, s: &mut Step) -> Result<(), String> {
     let f = d.file("interview.mp4", 3 * MIB)?;
     let id = d.add(&f)?;
     d.wait_progress(&id, f.size / 4, since).await?;
-    d.engine.pause().map_err(|e| e.to_string())?;
+    d.engine.pause();
     let at = d.engine.file(&id).map(|i| i.bytes_uploaded).unwrap_or(0);
     d.say(&format!(
         "Paused at {} of {}.",
@@ -252,7 +252,7 @@ async fn step_pause(d: &mut Demo, s: &mut Step) -> Result<(), String> {
         ),
     );
     d.say("Resuming.");
-    d.engine.resume().map_err(|e| e.to_string())?;
+    d.engine.resume();
     d.throttle(None);
     let r = d.wait_result(&id, since).await?;
     let delta = d.sim.stats().minus(&before);
@@ -514,7 +514,7 @@ async fn step_crash(d: &mut Demo, s: &mut Step) -> Result<(), String> {
         ),
     );
     d.throttle(None);
-    d.engine.start().map_err(|e| e.to_string())?;
+    d.engine.start();
     let r = d.wait_result(&id, 0).await?;
     let delta = d.sim.stats().minus(&before);
     let parts = parts_of(&d.config, f.size);
@@ -688,10 +688,12 @@ fn open_engine(config: &Config, out: &Arc<Narrator>) -> Result<(Engine, Arc<Even
     let engine = Engine::new(config.clone(), tokio::runtime::Handle::current())
         .map_err(|e| Failure::engine("cannot start the upload engine", &e))?;
     let events = Arc::new(Events::default());
-    engine.set_listener(Some(Arc::new(DemoListener {
-        events: events.clone(),
-        out: out.clone(),
-    })));
+    engine
+        .subscribe(Arc::new(DemoListener {
+            events: events.clone(),
+            out: out.clone(),
+        }))
+        .detach();
     Ok((engine, events))
 }
 
@@ -904,7 +906,7 @@ impl Narrator {
                     self.multi.remove(&pb);
                 }
             }
-            Event::Failed { file, .. } => {
+            Event::Failed { file, .. } | Event::Canceled { file, .. } => {
                 if let Some(pb) = bars.remove(&file.id) {
                     pb.abandon();
                 }

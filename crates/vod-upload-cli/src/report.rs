@@ -260,7 +260,7 @@ impl Reporter {
                         format!("next attempt in {secs:.1} s")
                     }
                     WaitingReason::Paused => "paused".to_owned(),
-                    WaitingReason::Queue => return,
+                    WaitingReason::TokenExpired => "the credentials expired".to_owned(),
                 };
                 h.line(&format!("{name}: {why}"));
             }
@@ -418,7 +418,7 @@ pub fn reason_name(r: &WaitingReason) -> &'static str {
         WaitingReason::Credentials => "credentials",
         WaitingReason::Backoff { .. } => "backoff",
         WaitingReason::Paused => "paused",
-        WaitingReason::Queue => "queue",
+        WaitingReason::TokenExpired => "token_expired",
     }
 }
 

@@ -334,7 +334,7 @@ async fn open(
         ));
     }
     let (tx, events) = mpsc::unbounded_channel();
-    engine.set_listener(Some(Arc::new(Forward(tx))));
+    engine.subscribe(Arc::new(Forward(tx))).detach();
 
     let set = match (mode, &sim) {
         (Mode::Simulator, Some(s)) => engine.set_sts_token(
@@ -506,9 +506,7 @@ async fn run(
     let end = if pending.is_empty() {
         End::Finished
     } else {
-        engine
-            .start()
-            .map_err(|e| Failure::engine("cannot start", &e))?;
+        engine.start();
         let stop = shutdown_signal();
         tokio::pin!(stop);
         loop {
@@ -564,6 +562,24 @@ async fn run(
                     if let Some(name) = names.get(&file.id) {
                         report.failed(name, Some(&file.id), &code, &message);
                         outcomes.insert(file.id.clone(), Outcome::Failed { code, message });
+                        pending.remove(&file.id);
+                    }
+                }
+                Event::Canceled { file, deleted } => {
+                    if let Some(name) = names.get(&file.id) {
+                        let (code, message) = if deleted {
+                            ("Deleted", "removed from the queue")
+                        } else {
+                            ("Canceled", "canceled")
+                        };
+                        report.failed(name, Some(&file.id), code, message);
+                        outcomes.insert(
+                            file.id.clone(),
+                            Outcome::Failed {
+                                code: code.into(),
+                                message: message.into(),
+                            },
+                        );
                         pending.remove(&file.id);
                     }
                 }
