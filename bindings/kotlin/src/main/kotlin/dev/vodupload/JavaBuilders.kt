@@ -12,27 +12,27 @@ class ClientConfigBuilder {
     private var config = ClientConfig()
 
     fun databasePath(path: String?) = apply { config = config.copy(databasePath = path) }
-    fun partSize(bytes: Long) = apply { config = config.copy(partSize = bytes.toULong()) }
-    fun parallelParts(parts: Int) = apply { config = config.copy(parallelParts = parts.toUInt()) }
-    fun maxParallelFiles(files: Int) = apply { config = config.copy(maxParallelFiles = files.toUInt()) }
-    fun retryLimit(retries: Int) = apply { config = config.copy(retryLimit = retries.toUInt()) }
-    fun retryBaseIntervalMs(ms: Long) = apply { config = config.copy(retryBaseIntervalMs = ms.toULong()) }
-    fun retryMaxIntervalMs(ms: Long) = apply { config = config.copy(retryMaxIntervalMs = ms.toULong()) }
-    fun retryTimeBudgetMs(ms: Long) = apply { config = config.copy(retryTimeBudgetMs = ms.toULong()) }
-    fun connectTimeoutMs(ms: Long) = apply { config = config.copy(connectTimeoutMs = ms.toULong()) }
-    fun requestTimeoutMs(ms: Long) = apply { config = config.copy(requestTimeoutMs = ms.toULong()) }
-    fun stallTimeoutMs(ms: Long) = apply { config = config.copy(stallTimeoutMs = ms.toULong()) }
+    fun partSize(bytes: Long) = apply { config = config.copy(partSize = bytes) }
+    fun parallelParts(parts: Int) = apply { config = config.copy(parallelParts = parts) }
+    fun maxParallelFiles(files: Int) = apply { config = config.copy(maxParallelFiles = files) }
+    fun retryLimit(retries: Int) = apply { config = config.copy(retryLimit = retries) }
+    fun retryBaseIntervalMs(ms: Long) = apply { config = config.copy(retryBaseIntervalMs = ms) }
+    fun retryMaxIntervalMs(ms: Long) = apply { config = config.copy(retryMaxIntervalMs = ms) }
+    fun retryTimeBudgetMs(ms: Long) = apply { config = config.copy(retryTimeBudgetMs = ms) }
+    fun connectTimeoutMs(ms: Long) = apply { config = config.copy(connectTimeoutMs = ms) }
+    fun requestTimeoutMs(ms: Long) = apply { config = config.copy(requestTimeoutMs = ms) }
+    fun stallTimeoutMs(ms: Long) = apply { config = config.copy(stallTimeoutMs = ms) }
     fun region(region: String?) = apply { config = config.copy(region = region) }
     fun vodEndpoint(endpoint: String?) = apply { config = config.copy(vodEndpoint = endpoint) }
     fun signatureVersion(version: SignatureVersion?) = apply { config = config.copy(signatureVersion = version) }
     fun networkPolicy(policy: NetworkPolicy?) = apply { config = config.copy(networkPolicy = policy) }
     fun allowHttp(allow: Boolean) = apply { config = config.copy(allowHttp = allow) }
     fun extraRootCertificates(pems: List<String>?) = apply { config = config.copy(extraRootCertificates = pems) }
-    fun putObjectThreshold(bytes: Long) = apply { config = config.copy(putObjectThreshold = bytes.toULong()) }
-    fun refreshAheadMs(ms: Long) = apply { config = config.copy(refreshAheadMs = ms.toULong()) }
-    fun progressIntervalMs(ms: Long) = apply { config = config.copy(progressIntervalMs = ms.toULong()) }
-    fun workerThreads(threads: Int) = apply { config = config.copy(workerThreads = threads.toUInt()) }
-    fun credentialTimeoutMs(ms: Long) = apply { config = config.copy(credentialTimeoutMs = ms.toULong()) }
+    fun putObjectThreshold(bytes: Long) = apply { config = config.copy(putObjectThreshold = bytes) }
+    fun refreshAheadMs(ms: Long) = apply { config = config.copy(refreshAheadMs = ms) }
+    fun progressIntervalMs(ms: Long) = apply { config = config.copy(progressIntervalMs = ms) }
+    fun workerThreads(threads: Int) = apply { config = config.copy(workerThreads = threads) }
+    fun credentialTimeoutMs(ms: Long) = apply { config = config.copy(credentialTimeoutMs = ms) }
 
     fun build(): ClientConfig = config
 }
@@ -53,7 +53,7 @@ class VodInfoBuilder {
     fun appId(id: String?) = apply { info = info.copy(appId = id) }
     fun isProcess(process: Boolean) = apply { info = info.copy(isProcess = process) }
     fun isShowWatermark(show: Boolean) = apply { info = info.copy(isShowWatermark = show) }
-    fun priority(priority: Int) = apply { info = info.copy(priority = priority.toUInt()) }
+    fun priority(priority: Int) = apply { info = info.copy(priority = priority) }
 
     fun build(): VodInfo = info
 }

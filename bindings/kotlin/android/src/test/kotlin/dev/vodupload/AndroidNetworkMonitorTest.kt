@@ -121,7 +121,7 @@ class AndroidNetworkMonitorTest {
     @Test
     fun `roaming waits under a cellular budget and the home network uploads`() {
         val cellular = net.startOn(net.cellular(roaming = true))
-        val client = client(NetworkPolicy.CellularBudget(bytes = (64L * 1024 * 1024).toULong()))
+        val client = client(NetworkPolicy.CellularBudget(bytes = 64L * 1024 * 1024))
         val monitor = monitor(client)
         assertEquals(true, monitor.current?.roaming)
 
@@ -166,6 +166,7 @@ class AndroidNetworkTest {
 
     @Test
     fun `capabilities map to the engine's network state`() {
+        assertEquals("the framework under test is the one compiled against", 34, android.os.Build.VERSION.SDK_INT)
         val wifi = AndroidNetwork.from(net.wifi())
         assertEquals(AndroidNetwork(NetworkType.WIFI, metered = false, roaming = false, validated = true), wifi)
         assertEquals(NetworkState(NetworkType.WIFI, metered = false, roaming = false, validated = true), wifi.toNetworkState())
