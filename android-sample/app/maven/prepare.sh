@@ -27,7 +27,8 @@ package=dev.vodupload.sample
 if ! command -v aapt >/dev/null; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get install -y -q aapt >/dev/null
+  # A fresh machine may have no package lists yet.
+  $sudo apt-get install -y -q aapt >/dev/null 2>&1 || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q aapt >/dev/null; }
 fi
 
 rm -rf "$out"
