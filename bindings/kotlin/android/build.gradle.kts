@@ -99,6 +99,24 @@ android {
         targetCompatibility = JavaVersion.VERSION_17
     }
 
+    // The Robolectric tests of src/test (CI runs them through pom.xml; the same tests under
+    // `./gradlew testDebugUnitTest` need `cargo build --release` for the host library and
+    // vod-sim first). Not run by CI: keep in step with pom.xml by hand.
+    testOptions {
+        unitTests.all { test ->
+            val release = workspaceRoot.dir("target/release").asFile
+            val hostLib = if (System.getProperty("os.name").startsWith("Mac")) "libvod_upload.dylib" else "libvod_upload.so"
+            test.systemProperty("uniffi.component.vod_upload.libraryOverride", release.resolve(hostLib).path)
+            test.systemProperty("vodupload.sim", release.resolve("vod-sim").path)
+            test.jvmArgs("--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED")
+        }
+    }
+    sourceSets {
+        getByName("test") {
+            kotlin.srcDir("../src/testFixtures/kotlin")
+        }
+    }
+
     publishing {
         singleVariant("release") {
             withSourcesJar()
@@ -125,6 +143,10 @@ dependencies {
     api("org.jetbrains.kotlinx:kotlinx-coroutines-core:1.11.0")
     // @RequiresApi in the Android cleaner of the generated bindings (android = true).
     implementation("androidx.annotation:annotation:1.9.1")
+
+    testImplementation("org.robolectric:robolectric:4.14.1")
+    testImplementation("junit:junit:4.13.2")
+    testImplementation("androidx.test:monitor:1.7.2")
 }
 
 publishing {
