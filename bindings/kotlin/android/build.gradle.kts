@@ -147,6 +147,8 @@ dependencies {
     testImplementation("org.robolectric:robolectric:4.14.1")
     testImplementation("junit:junit:4.13.2")
     testImplementation("androidx.test:monitor:1.7.2")
+    // The desktop jar too: its libjnidispatch for the host loads the host library in tests.
+    testImplementation("net.java.dev.jna:jna:5.19.1")
 }
 
 publishing {
