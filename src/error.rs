@@ -127,10 +127,58 @@ pub enum Error {
     Protocol { service: Service, message: String },
     /// The checkpoint database failed.
     #[error("checkpoint database error: {0}")]
-    Store(String),
+    Store(StoreError),
+    /// The multipart upload cannot continue where it is (the upload address changed): start a
+    /// new one.
+    #[error("the upload must start again: {0}")]
+    UploadMoved(String),
+    /// A bug of ours: a background task panicked.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The operation was cancelled (pause, network policy, shutdown).
     #[error("cancelled")]
     Cancelled,
+}
+
+/// A checkpoint-database failure: what kind (what the app can do about it) and what we were
+/// doing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    pub kind: StoreErrorKind,
+    pub message: String,
+}
+
+/// The kinds of database failure an app can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// No space left on the device.
+    DiskFull,
+    /// The file or directory is read-only, or permission is denied.
+    ReadOnly,
+    /// Another connection holds the database.
+    Locked,
+    /// The file is damaged or not a database (`open_or_recover` moves it aside).
+    Corrupt,
+    /// A SQLite file that is not ours, or of a newer schema version: left untouched.
+    Incompatible,
+    /// Anything else (I/O, an unexpected row).
+    Other,
+}
+
+impl StoreError {
+    pub(crate) fn new(kind: StoreErrorKind, message: impl Into<String>) -> StoreError {
+        StoreError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Store(e)
+    }
 }
 
 impl From<ServiceError> for Error {
@@ -156,7 +204,9 @@ impl Error {
             | Error::File { .. }
             | Error::FileChanged(_)
             | Error::Store(_)
+            | Error::Internal(_)
             | Error::Cancelled => ErrorClass::Fatal,
+            Error::UploadMoved(_) => ErrorClass::RestartUpload,
         }
     }
 
@@ -182,6 +232,8 @@ impl Error {
             Error::FileChanged(_) => "FileChanged".into(),
             Error::Protocol { .. } => "InvalidResponse".into(),
             Error::Store(_) => "DatabaseError".into(),
+            Error::UploadMoved(_) => "NoSuchUpload".into(),
+            Error::Internal(_) => "ClientException".into(),
             Error::Cancelled => "Cancelled".into(),
         }
     }

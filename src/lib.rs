@@ -28,7 +28,9 @@ pub use engine::{
     CredentialProvider, CredentialReason, CredentialRequest, Engine, EngineStatus, Event,
     EventListener, ProvidedCredentials,
 };
-pub use error::{Error, ErrorClass, Result, Service, ServiceError, TransportKind};
+pub use error::{
+    Error, ErrorClass, Result, Service, ServiceError, StoreError, StoreErrorKind, TransportKind,
+};
 pub use model::*;
 
 uniffi::setup_scaffolding!("vod_upload");

@@ -507,7 +507,7 @@ impl FileCtx {
         let path = self.path.clone();
         let fp = tokio::task::spawn_blocking(move || Fingerprint::of(&path))
             .await
-            .map_err(|e| Error::Store(format!("fingerprint task failed: {e}")))??;
+            .map_err(|e| Error::Internal(format!("fingerprint task failed: {e}")))??;
         if fp.size != self.total() {
             self.total.store(fp.size, Ordering::Relaxed);
             self.with_entry(|e| e.info.bytes_total = fp.size)?;
@@ -625,9 +625,9 @@ impl FileCtx {
                 // Renew credentials ahead of expiry between parts, not in the middle of one.
                 let t = self.ticket().await?;
                 if t.address.file_name != loc.key || t.address.bucket != loc.bucket {
-                    return Err(Error::Service(Box::new(restart_error(
-                        "the upload address changed",
-                    ))));
+                    return Err(Error::UploadMoved(
+                        "the credentials renewed mid-upload are for another object".into(),
+                    ));
                 }
                 let n = todo[next];
                 next += 1;
@@ -652,7 +652,9 @@ impl FileCtx {
                     self.set_uploaded();
                 }
                 Some(Ok(Err(e))) => return Err(e),
-                Some(Err(join)) => return Err(Error::Store(format!("part task failed: {join}"))),
+                Some(Err(join)) => {
+                    return Err(Error::Internal(format!("part task failed: {join}")));
+                }
             }
         }
 
@@ -871,7 +873,7 @@ impl FileCtx {
             let (path, offset, len) = (self.path.clone(), (n as u64 - 1) * part_size, l.size);
             let crc = tokio::task::spawn_blocking(move || crc_of_range(&path, offset, len))
                 .await
-                .map_err(|e| Error::Store(format!("CRC task failed: {e}")))??;
+                .map_err(|e| Error::Internal(format!("CRC task failed: {e}")))??;
             tracing::info!(file = %self.id, part = n, "server has a part the checkpoint missed; not sending it again");
             kept.push(PartRecord {
                 part_number: n,
@@ -1195,20 +1197,6 @@ fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "upload.bin".into())
-}
-
-fn restart_error(message: &str) -> crate::error::ServiceError {
-    crate::error::ServiceError {
-        service: crate::error::Service::Oss,
-        status: 404,
-        code: "NoSuchUpload".into(),
-        message: message.into(),
-        request_id: None,
-        host_id: None,
-        ec: None,
-        string_to_sign: None,
-        server_date: None,
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

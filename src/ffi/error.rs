@@ -88,7 +88,8 @@ impl From<Error> for VodUploadError {
             Error::FileChanged(path) => VodUploadError::FileChanged {
                 path: path.display().to_string(),
             },
-            Error::Store(d) => VodUploadError::Database { detail: d },
+            Error::Store(e) => VodUploadError::Database { detail: e.message },
+            Error::UploadMoved(_) | Error::Internal(_) => VodUploadError::Network { detail },
             Error::Cancelled => VodUploadError::Cancelled,
         }
     }

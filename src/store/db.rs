@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, ErrorCode};
 
 use super::schema;
+use crate::error::{StoreError, StoreErrorKind};
 use crate::{Error, Result};
 
 /// How long a statement waits for a lock held by another connection (another process on the
@@ -109,21 +110,23 @@ fn configure(conn: &Connection) -> Result<()> {
 /// catches a damaged file with a valid header; cheap at our sizes, a few MB at most), otherwise
 /// only the header is read.
 fn open_file(path: &Path, full_check: bool) -> Result<Store, OpenError> {
-    let in_path = |msg: String| Error::Store(format!("{}: {msg}", path.display()));
+    let in_path = |kind: StoreErrorKind, msg: String| {
+        Error::Store(StoreError::new(kind, format!("{}: {msg}", path.display())))
+    };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         // iOS's Application Support directory, for one, does not exist until someone makes it.
         std::fs::create_dir_all(parent).map_err(|e| {
-            in_path(format!(
-                "cannot create the directory {}: {e}",
-                parent.display()
-            ))
+            in_path(
+                io_kind(&e),
+                format!("cannot create the directory {}: {e}", parent.display()),
+            )
         })?;
     }
     // SQLite's message already names the file.
     let conn = Connection::open(path).map_err(|e| {
-        Error::Store(format!(
-            "cannot open the checkpoint database: {}",
-            describe(&e)
+        Error::Store(StoreError::new(
+            kind_of(&e),
+            format!("cannot open the checkpoint database: {}", describe(&e)),
         ))
     })?;
     // The first statement that reads the file: corruption shows up here, and only corruption
@@ -136,14 +139,16 @@ fn open_file(path: &Path, full_check: bool) -> Result<Store, OpenError> {
     let verdict = conn.query_row(probe, [], |r| r.get::<_, rusqlite::types::Value>(0));
     match verdict {
         Err(e) if is_corruption(&e) => return Err(OpenError::Corrupt(e.to_string())),
-        Err(e) => return Err(in_path(format!("cannot read: {}", describe(&e))).into()),
+        Err(e) => {
+            return Err(in_path(kind_of(&e), format!("cannot read: {}", describe(&e))).into());
+        }
         Ok(rusqlite::types::Value::Text(v)) if v != "ok" => {
             return Err(OpenError::Corrupt(format!("quick_check: {v}")));
         }
         Ok(_) => {}
     }
     Store::from_connection(conn).map_err(|e| match e {
-        Error::Store(msg) => in_path(msg).into(),
+        Error::Store(e) => in_path(e.kind, e.message).into(),
         other => other.into(),
     })
 }
@@ -179,18 +184,21 @@ pub(super) fn move_aside(path: &Path) -> Result<PathBuf> {
         }
     }
     let target = target.ok_or_else(|| {
-        Error::Store(format!(
-            "cannot find a free name to move {} aside",
-            path.display()
-        ))
+        StoreError::new(
+            StoreErrorKind::Corrupt,
+            format!("cannot find a free name to move {} aside", path.display()),
+        )
     })?;
     let rename = |from: &Path, to: &Path| {
         std::fs::rename(from, to).map_err(|e| {
-            Error::Store(format!(
-                "the checkpoint database {} is corrupt and could not be moved aside to {}: {e}",
-                path.display(),
-                to.display()
-            ))
+            StoreError::new(
+                StoreErrorKind::Corrupt,
+                format!(
+                    "the checkpoint database {} is corrupt and could not be moved aside to {}: {e}",
+                    path.display(),
+                    to.display()
+                ),
+            )
         })
     };
     rename(path, &target)?;
@@ -216,10 +224,13 @@ enum OpenError {
 impl OpenError {
     fn into_error(self, path: &Path) -> Error {
         match self {
-            OpenError::Corrupt(reason) => Error::Store(format!(
-                "the checkpoint database {} is corrupt ({reason}); open it with open_or_recover \
-                 to move it aside and start afresh",
-                path.display()
+            OpenError::Corrupt(reason) => Error::Store(StoreError::new(
+                StoreErrorKind::Corrupt,
+                format!(
+                    "the checkpoint database {} is corrupt ({reason}); open it with \
+                     open_or_recover to move it aside and start afresh",
+                    path.display()
+                ),
             )),
             OpenError::Other(e) => e,
         }
@@ -240,7 +251,35 @@ pub(crate) trait SqlContext<T> {
 
 impl<T> SqlContext<T> for rusqlite::Result<T> {
     fn ctx(self, what: &str) -> Result<T> {
-        self.map_err(|e| Error::Store(format!("cannot {what}: {}", describe(&e))))
+        self.map_err(|e| {
+            Error::Store(StoreError::new(
+                kind_of(&e),
+                format!("cannot {what}: {}", describe(&e)),
+            ))
+        })
+    }
+}
+
+/// The kind of a SQLite failure, for the app to act on.
+fn kind_of(e: &rusqlite::Error) -> StoreErrorKind {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => StoreErrorKind::DiskFull,
+        Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen) => {
+            StoreErrorKind::ReadOnly
+        }
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreErrorKind::Locked,
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreErrorKind::Corrupt,
+        _ => StoreErrorKind::Other,
+    }
+}
+
+fn io_kind(e: &std::io::Error) -> StoreErrorKind {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            StoreErrorKind::ReadOnly
+        }
+        std::io::ErrorKind::StorageFull => StoreErrorKind::DiskFull,
+        _ => StoreErrorKind::Other,
     }
 }
 

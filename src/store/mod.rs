@@ -28,6 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
+use crate::error::{StoreError, StoreErrorKind};
 use crate::model::{FileError, FileId, FileStatus, UploadResult, UploadTarget, VodInfo};
 use crate::{Error, Result};
 use db::SqlContext;
@@ -160,8 +161,13 @@ impl Store {
             ])
         })
         .ctx(&what())?;
-        query_file(&conn, &file.id)?
-            .ok_or_else(|| Error::Store(format!("file {} vanished after insert", file.id)))
+        query_file(&conn, &file.id)?.ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::Other,
+                format!("file {} vanished after insert", file.id),
+            )
+            .into()
+        })
     }
 
     /// The file with this id.
@@ -552,7 +558,9 @@ fn hash_col(r: &Row<'_>, idx: usize) -> rusqlite::Result<[u8; 32]> {
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::Store(format!("cannot encode JSON: {e}")))
+    serde_json::to_string(value).map_err(|e| {
+        StoreError::new(StoreErrorKind::Other, format!("cannot encode JSON: {e}")).into()
+    })
 }
 
 fn path_text(path: &std::path::Path) -> Result<&str> {

@@ -8,6 +8,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::db::SqlContext;
+use crate::error::{StoreError, StoreErrorKind};
 use crate::{Error, Result};
 
 /// The schema version this code writes (`PRAGMA user_version`).
@@ -116,17 +117,24 @@ pub(crate) fn init(conn: &mut Connection) -> Result<()> {
         .query_row("SELECT COUNT(*) FROM sqlite_schema", [], |r| r.get(0))
         .ctx("read the schema")?;
     if app_id != APPLICATION_ID && (app_id != 0 || version != 0 || objects != 0) {
-        return Err(Error::Store(format!(
-            "not a vod-upload checkpoint database (application id {app_id:#x}, schema version \
-             {version})"
-        )));
+        return Err(StoreError::new(
+            StoreErrorKind::Incompatible,
+            format!(
+                "not a vod-upload checkpoint database (application id {app_id:#x}, schema \
+                 version {version})"
+            ),
+        )
+        .into());
     }
     if version > VERSION {
         // Opening it anyway could write rows an older schema cannot express: refuse, keep it.
-        return Err(Error::Store(format!(
-            "the checkpoint database has schema version {version}, newer than the {VERSION} this \
+        return Err(Error::Store(StoreError::new(
+            StoreErrorKind::Incompatible,
+            format!(
+                "the checkpoint database has schema version {version}, newer than the {VERSION} this \
              version of vod-upload knows; it was written by a newer app version and is left \
              untouched (upgrade the app, or delete the database to start over)"
+            ),
         )));
     }
     if version == VERSION {
@@ -158,9 +166,11 @@ fn upgrade_from(tx: &Connection, from: u32) -> Result<()> {
     for version in from..VERSION {
         match version {
             other => {
-                return Err(Error::Store(format!(
-                    "no migration from checkpoint schema version {other}"
-                )));
+                return Err(StoreError::new(
+                    StoreErrorKind::Incompatible,
+                    format!("no migration from checkpoint schema version {other}"),
+                )
+                .into());
             }
         }
     }

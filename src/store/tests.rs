@@ -71,7 +71,7 @@ fn ids(store: &Store) -> Vec<String> {
 
 fn store_error(e: Error) -> String {
     match e {
-        Error::Store(msg) => msg,
+        Error::Store(e) => e.message,
         other => panic!("expected Error::Store, got {other:?}"),
     }
 }
@@ -551,10 +551,14 @@ fn full_disk_is_reported_as_such() {
                 .err()
         })
         .expect("the capped database fills up");
+    assert!(
+        matches!(&err, Error::Store(e) if e.kind == crate::error::StoreErrorKind::DiskFull),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "DatabaseError");
     let msg = store_error(err);
     assert!(msg.contains("the disk is full"), "{msg}");
     assert!(msg.contains("record part"), "{msg}");
-    assert_eq!(Error::Store(msg).code(), "DatabaseError");
 }
 
 #[test]

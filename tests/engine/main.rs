@@ -10,3 +10,4 @@ mod files;
 mod network;
 mod persistence;
 mod queue;
+mod semantics;

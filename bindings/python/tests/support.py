@@ -147,6 +147,9 @@ class Recorder(vu.UploadListener):
     def failed(self, file, code, message):
         self._add("failed", file, code, message)
 
+    def canceled(self, file, deleted):
+        self._add("canceled", file, deleted)
+
     def token_expired(self, file):
         self._add("token_expired", file)
 

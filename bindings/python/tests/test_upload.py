@@ -45,7 +45,7 @@ def test_queue_uploads_every_file_with_callbacks_on_background_threads(sim, clie
         assert steps and steps[-1] == (size, size)
         assert all(a[0] <= b[0] for a, b in zip(steps, steps[1:])), "progress is monotonic"
     video = next(e for e in events if e[0] == "succeeded" and e[1].id == ids[1])[2]
-    assert video.video_id and video.object_key and video.crc64 != 0
+    assert video.video_id and video.object_key and video.crc64 not in (None, "0")
     image_result = next(e for e in events if e[0] == "succeeded" and e[1].id == ids[2])[2]
     assert image_result.image_url
     assert [f.status for f in client.list_files()] == [vu.FileStatus.SUCCEEDED] * 3
@@ -179,6 +179,9 @@ def test_a_throwing_listener_never_stops_uploads(sim, tmp_path):
         def failed(self, file, code, message):
             self._boom("failed")
 
+        def canceled(self, file, deleted):
+            self._boom("canceled")
+
         def token_expired(self, file):
             self._boom("token_expired")
 
@@ -263,12 +266,13 @@ def test_errors_are_typed_and_actionable(sim, client, tmp_path):
     with pytest.raises(vu.VodUploadError.FileNotFound) as e:
         client.add_file(str(tmp_path / "missing.mp4"))
     assert "missing.mp4" in e.value.path
-    with pytest.raises(vu.VodUploadError.InvalidArgument):
-        client.pause()  # not running
-    with pytest.raises(vu.VodUploadError.InvalidArgument):
-        client.delete_file("no-such-id")
-    with pytest.raises(vu.VodUploadError.InvalidArgument):
-        client.cancel_file_at(7)
+    # Calls that do not apply now are ignored, as the native SDK does (never an exception).
+    client.pause()  # not running
+    client.resume()
+    client.stop()
+    client.delete_file("no-such-id")
+    client.cancel_file_at(7)
+    client.resume_file_at(-1)
     file_id = client.add_file(write_file(tmp_path, "x.mp4", 10 * KIB))
     with pytest.raises(vu.VodUploadError.Credentials):
         client.set_upload_auth_and_address(file_id, "not base64!", "also not")
@@ -279,8 +283,38 @@ def test_errors_are_typed_and_actionable(sim, client, tmp_path):
 
     client.shutdown()
     client.shutdown()  # idempotent
+    client.start()  # ignored
     with pytest.raises(vu.VodUploadError.Closed):
-        client.start()
+        client.add_file(write_file(tmp_path, "z.mp4", 10 * KIB))
+
+
+def test_subscribers_each_get_every_event_as_one_enum(sim, client, tmp_path):
+    class Collect(vu.UploadEventListener):
+        def __init__(self):
+            self.events = []
+            self.done = threading.Event()
+
+        def on_event(self, event):
+            self.events.append(event)
+            if event.is_all_done():
+                self.done.set()
+
+    a, b = Collect(), Collect()
+    sub_a = client.subscribe(a)
+    sub_b = client.subscribe(b)
+    file_id = client.add_file(write_file(tmp_path, "sub.mp4", 250 * KIB))
+    client.start()
+    assert a.done.wait(WAIT) and b.done.wait(WAIT)
+    assert [type(e).__name__ for e in a.events] == [type(e).__name__ for e in b.events]
+    assert a.events[0].is_started() and a.events[0].file.id == file_id
+    ok = [e for e in a.events if e.is_succeeded()]
+    assert len(ok) == 1 and ok[0].result.bytes == 250 * KIB
+    sub_a.cancel()
+    b.done.clear()
+    client.add_file(write_file(tmp_path, "sub2.mp4", 10 * KIB))
+    assert b.done.wait(WAIT)
+    assert sum(e.is_all_done() for e in a.events) == 1, "a cancelled subscription gets nothing"
+    del sub_b
 
 
 def test_cancel_resume_delete_and_index_forms(sim, client, recorder, tmp_path):

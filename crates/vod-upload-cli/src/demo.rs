@@ -74,7 +74,7 @@ pub async fn run(args: DemoArgs) -> Result<Exit, Failure> {
     d.engine.set_network_state(network(NetworkType::Wifi));
 
     let mut passed = 0;
-    let total = 6;
+    let total = 7;
     macro_rules! step {
         ($n:expr, $title:expr, $f:ident) => {{
             let mut s = Step::new($n, total, $title, out.clone());
@@ -93,6 +93,11 @@ pub async fn run(args: DemoArgs) -> Result<Exit, Failure> {
         6,
         "A crash, then a restart on the same state database",
         step_crash
+    );
+    step!(
+        7,
+        "Mode 1 (UploadAuth from the app server) survives a restart too",
+        step_mode1_restart
     );
 
     d.engine.shutdown();
@@ -384,7 +389,7 @@ async fn step_token(d: &mut Demo, s: &mut Step) -> Result<(), String> {
         .await?;
     let info = d.engine.file(&id);
     s.check(
-        info.as_ref().and_then(|i| i.waiting.clone()) == Some(WaitingReason::Credentials),
+        info.as_ref().and_then(|i| i.waiting.clone()) == Some(WaitingReason::TokenExpired),
         format!(
             "token_expired fired; the file waits for credentials at {}",
             human_bytes(info.map_or(0, |i| i.bytes_uploaded))
@@ -546,6 +551,134 @@ async fn step_crash(d: &mut Demo, s: &mut Step) -> Result<(), String> {
     Ok(())
 }
 
+/// Mode 1, as most production apps run: no key on the device; the app's server answers
+/// `started` with CreateUploadVideo's UploadAuth and UploadAddress. The app is killed mid-file;
+/// after the restart `started` names the video the file already has, the server answers with
+/// RefreshUploadVideo, and the same multipart upload continues.
+async fn step_mode1_restart(d: &mut Demo, s: &mut Step) -> Result<(), String> {
+    // A device without an STS token: a new engine on the same database, no key given.
+    d.reopen()?;
+    d.throttle(Some(SLOW));
+    let server = AppServer::new(&d.sim)?;
+    let before = d.sim.stats();
+    let since = d.events.mark();
+    let f = d.file("interview.mp4", 4 * MIB)?;
+    let id = d.add(&f)?;
+    d.engine.start();
+    d.wait_started(&id, since).await?;
+    let (video_id, auth, address) = server.create(&f).await?;
+    d.engine
+        .set_upload_auth_and_address(&id, &auth, &address, Some(video_id.clone()))
+        .map_err(|e| e.to_string())?;
+    d.say(&format!(
+        "The app server created video {video_id}; the app answered `started` with its UploadAuth."
+    ));
+    d.wait_progress(&id, f.size * 2 / 5, since).await?;
+    let at_kill = d.sim.stats().minus(&before);
+    d.say(&format!(
+        "Killed at {} of {}.",
+        human_bytes(at_kill.bytes_received),
+        human_bytes(f.size)
+    ));
+
+    d.reopen()?;
+    d.throttle(None);
+    let since = d.events.mark();
+    d.engine.start();
+    let started = d.wait_started(&id, since).await?;
+    s.check(
+        started.video_id.as_deref() == Some(video_id.as_str()),
+        format!(
+            "after the restart `started` names the file's video: {}",
+            started.video_id.as_deref().unwrap_or("none")
+        ),
+    );
+    let (auth, address) = server.refresh(&video_id).await?;
+    d.engine
+        .set_upload_auth_and_address(&id, &auth, &address, Some(video_id.clone()))
+        .map_err(|e| e.to_string())?;
+    let r = d.wait_result(&id, since).await?;
+    let delta = d.sim.stats().minus(&before);
+    let resent = delta.bytes_received.saturating_sub(f.size);
+    s.check(
+        r.video_id.as_deref() == Some(video_id.as_str()) && r.crc64 == f.crc,
+        "the same video completed, CRC-64 matching the local file".to_owned(),
+    );
+    s.check(
+        delta.multipart_uploads_initiated == 1 && d.sim.stats().multipart_uploads_in_progress == 0,
+        format!(
+            "{} multipart upload, none left open",
+            delta.multipart_uploads_initiated
+        ),
+    );
+    s.check(
+        resent <= inflight_allowance(&d.config),
+        format!(
+            "{} sent twice (at most the parts in flight at the kill)",
+            human_bytes(resent)
+        ),
+    );
+    s.fact("bytes_resent", resent);
+    Ok(())
+}
+
+/// The app's server side of mode 1: VOD calls with the account key.
+struct AppServer {
+    vod: vod_upload::transport::vod::VodClient,
+    account: Credentials,
+}
+
+impl AppServer {
+    fn new(sim: &Simulator) -> Result<AppServer, String> {
+        let http =
+            vod_upload::transport::http::build_client(&vod_upload::transport::http::HttpConfig {
+                allow_http: true,
+                ..Default::default()
+            })
+            .map_err(|e| e.to_string())?;
+        let endpoint = sim
+            .info()
+            .vod_endpoint
+            .parse()
+            .map_err(|e| format!("{e}"))?;
+        Ok(AppServer {
+            vod: vod_upload::transport::vod::VodClient::new(http, endpoint),
+            account: sim.account_credentials(),
+        })
+    }
+
+    async fn create(&self, f: &DemoFile) -> Result<(String, String, String), String> {
+        let t = self
+            .vod
+            .create_upload_video(
+                &self.account,
+                &file_name(&f.path),
+                f.size,
+                &VodInfo::default(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let now = std::time::SystemTime::now();
+        Ok((
+            t.video_id,
+            t.upload_auth.encode(now),
+            t.upload_address.encode(),
+        ))
+    }
+
+    async fn refresh(&self, video_id: &str) -> Result<(String, String), String> {
+        let t = self
+            .vod
+            .refresh_upload_video(&self.account, video_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((
+            t.upload_auth.encode(std::time::SystemTime::now()),
+            t.upload_address.encode(),
+        ))
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // Plumbing
 
@@ -568,6 +701,34 @@ struct DemoFile {
 impl Demo {
     fn say(&self, text: &str) {
         self.out.say(&format!("  {text}"));
+    }
+
+    /// A new engine on the same database (the app was killed), on Wi-Fi, with no key.
+    fn reopen(&mut self) -> Result<(), String> {
+        self.engine.shutdown();
+        let (engine, events) = open_engine(&self.config, &self.out).map_err(|f| f.message)?;
+        self.engine = engine;
+        self.events = events;
+        self.engine.set_network_state(network(NetworkType::Wifi));
+        Ok(())
+    }
+
+    async fn wait_started(&self, id: &str, since: usize) -> Result<vod_upload::FileInfo, String> {
+        self.events
+            .wait_for(
+                &format!("{} to start", self.name(id)),
+                since,
+                |e| matches!(e, Event::Started { file } if file.id == id),
+            )
+            .await?;
+        self.events
+            .since(since)
+            .into_iter()
+            .find_map(|e| match e {
+                Event::Started { file } if file.id == id => Some(file),
+                _ => None,
+            })
+            .ok_or_else(|| "no started event".to_owned())
     }
 
     fn use_account_key(&self) -> Result<(), String> {

@@ -614,7 +614,7 @@ async fn run(
     };
 
     // Cancels whatever is in flight; checkpoints stay for the next run.
-    let _ = engine.stop();
+    engine.stop();
     for id in &held {
         let _ = engine.resume_file(id);
     }

@@ -717,7 +717,7 @@ fn demo_runs_to_the_end() {
     let out = run(&[s("demo")]);
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
-        out.stdout.contains("6/6 steps behaved as expected"),
+        out.stdout.contains("7/7 steps behaved as expected"),
         "{}",
         out.stdout
     );

@@ -20,8 +20,8 @@ class UploadFailedException(val fileId: String, val code: String, message: Strin
  * face of the library. Keep one per app (an application-scoped singleton) and [close] it only
  * when the app no longer uploads.
  *
- * It installs the client's one [UploadListener]; collect [events] instead of setting another.
- * Events are delivered in order to every collector; a collector that falls more than
+ * It subscribes to the client's events (other subscribers and the client's [UploadListener]
+ * are independent of it). Events are delivered in order to every collector; a collector that falls more than
  * [eventBuffer] events behind slows down event delivery (never the uploads themselves).
  */
 class VodUploader(val client: VodUploadClient, eventBuffer: Int = 1024) : AutoCloseable {
@@ -32,14 +32,12 @@ class VodUploader(val client: VodUploadClient, eventBuffer: Int = 1024) : AutoCl
     /** Every event of the client, to any number of collectors (hot: no replay). */
     val events: SharedFlow<UploadEvent> = flow.asSharedFlow()
 
-    init {
-        client.setListener(
-            UploadEventListener { event ->
-                // The library's event thread may wait here: it only delays later events.
-                if (!flow.tryEmit(event)) runBlocking { flow.emit(event) }
-            },
-        )
-    }
+    private val subscription: EventSubscription = client.subscribe(
+        uploadEventListener { event ->
+            // The library's event thread may wait here: it only delays later events.
+            if (!flow.tryEmit(event)) runBlocking { flow.emit(event) }
+        },
+    )
 
     /** Progress of one file as a fraction in `0.0..1.0`. */
     fun progress(fileId: String): Flow<Double> =
@@ -59,19 +57,11 @@ class VodUploader(val client: VodUploadClient, eventBuffer: Int = 1024) : AutoCl
                     // Subscribed before the file exists: no event can be missed.
                     fileId = client.addFile(path, vodInfo, target)
                     if (client.status() != ClientStatus.PAUSED) client.start()
-                }.first { event ->
-                    when (event) {
-                        is UploadEvent.Succeeded, is UploadEvent.Failed -> event.fileId == fileId
-                        // A canceled or deleted file has no event of its own.
-                        is UploadEvent.AllDone -> fileId?.let { id -> client.file(id)?.status }
-                            .let { it == null || it == FileStatus.CANCELED }
-                        else -> false
-                    }
-                }
+                }.first { event -> event.isFileEnd && event.fileId == fileId }
             return when (end) {
                 is UploadEvent.Succeeded -> end.result
-                is UploadEvent.Failed -> throw UploadFailedException(end.fileId, end.code, end.message)
-                else -> throw UploadFailedException(fileId.orEmpty(), "Cancelled", "the file was canceled or removed")
+                is UploadEvent.Failed -> throw UploadFailedException(end.file.id, end.code, end.message)
+                else -> throw UploadFailedException(end.fileId.orEmpty(), "Cancelled", "the file was canceled or removed")
             }
         } catch (e: CancellationException) {
             fileId?.let { id -> runCatching { client.cancelFile(id, keepUpload = true) } }
@@ -108,6 +98,8 @@ class VodUploader(val client: VodUploadClient, eventBuffer: Int = 1024) : AutoCl
     override fun close() {
         closeFirst.reversed().forEach { runCatching { it.close() } }
         closeFirst.clear()
+        subscription.cancel()
+        subscription.close()
         client.shutdown()
         client.close()
     }

@@ -60,7 +60,7 @@ class ClientTest {
         val events = rec.snapshot()
         assertFalse(Thread.currentThread() in rec.threads, "callbacks come from library threads")
         for ((id, path) in ids.zip(paths)) {
-            val size = java.io.File(path).length().toULong()
+            val size = java.io.File(path).length().toLong()
             val ok = events.filterIsInstance<UploadEvent.Succeeded>().single { it.fileId == id }
             assertEquals(size, ok.result.bytes)
             assertEquals(ok.result.crc64, ok.file.crc64)
@@ -93,7 +93,7 @@ class ClientTest {
 
         sim.throttle(null)
         client.resume()
-        assertEquals((1200 * KIB).toULong(), rec.waitEvent<UploadEvent.Succeeded>(id).result.bytes)
+        assertEquals((1200 * KIB).toLong(), rec.waitEvent<UploadEvent.Succeeded>(id).result.bytes)
         assertEquals(1, sim.stat("multipart_uploads_initiated"), "resumed, not restarted")
         assertEquals(0, rec.count<UploadEvent.Failed>())
     }
@@ -133,7 +133,7 @@ class ClientTest {
                 rec.started(file)
             }
 
-            override fun progress(fileId: String, uploaded: ULong, total: ULong) = rec.progress(fileId, uploaded, total)
+            override fun progress(fileId: String, uploaded: Long, total: Long) = rec.progress(fileId, uploaded, total)
             override fun tokenExpired(file: FileInfo) = rec.tokenExpired(file)
             override fun succeeded(file: FileInfo, result: UploadResult) = rec.succeeded(file, result)
             override fun failed(file: FileInfo, code: String, message: String) = rec.failed(file, code, message)
@@ -165,9 +165,10 @@ class ClientTest {
             }
 
             override fun started(file: FileInfo) = boom("started")
-            override fun progress(fileId: String, uploaded: ULong, total: ULong) = boom("progress")
+            override fun progress(fileId: String, uploaded: Long, total: Long) = boom("progress")
             override fun succeeded(file: FileInfo, result: UploadResult) = boom("succeeded")
             override fun failed(file: FileInfo, code: String, message: String) = boom("failed")
+            override fun canceled(file: FileInfo, deleted: Boolean) = boom("canceled")
             override fun tokenExpired(file: FileInfo) = boom("tokenExpired")
             override fun retry(file: FileInfo, code: String, message: String) = boom("retry")
             override fun retryResume(file: FileInfo) = boom("retryResume")
@@ -229,16 +230,120 @@ class ClientTest {
         val client = client(Recorder())
         val missing = assertThrows<VodUploadException.FileNotFound> { client.addFile(dir.resolve("missing.mp4").toString()) }
         assertTrue(missing.path.endsWith("missing.mp4"))
-        assertThrows<VodUploadException.InvalidArgument> { client.pause() }
-        assertThrows<VodUploadException.InvalidArgument> { client.deleteFile("no-such-id") }
-        assertThrows<VodUploadException.InvalidArgument> { client.cancelFileAt(7u) }
         val id = client.addFile(writeFile(dir, "x.mp4", 10 * KIB))
         assertThrows<VodUploadException.Credentials> { client.setUploadAuthAndAddress(id, "not base64!", "nope") }
-        assertThrows<VodUploadException.InvalidArgument> { VodUploadClient(ClientConfig(partSize = 1uL)) }
+        assertThrows<VodUploadException.InvalidArgument> { VodUploadClient(ClientConfig(partSize = 1L)) }
 
         client.shutdown()
         client.shutdown()
-        assertThrows<VodUploadException.Closed> { client.start() }
+        assertThrows<VodUploadException.Closed> { client.addFile(writeFile(dir, "late.mp4", KIB)) }
+    }
+
+    @Test
+    fun `calls that do not apply return normally`() {
+        val rec = Recorder()
+        val client = client(rec)
+        client.pause()
+        client.resume()
+        client.stop()
+        client.deleteFile("no-such-id")
+        client.cancelFile("no-such-id")
+        client.cancelFileAt(7)
+        client.resumeFileAt(-1)
+        sim.throttle(300 * KIB)
+        val id = client.addFile(writeFile(dir, "twice.mp4", 600 * KIB))
+        client.start()
+        client.start()
+        client.resumeFile(id)
+        rec.waitProgress()
+        client.pause()
+        client.pause()
+        client.resume()
+        client.resume()
+        sim.throttle(null)
+        rec.waitEvent<UploadEvent.Succeeded>(id)
+        client.cancelFile(id)
+        assertEquals(FileStatus.SUCCEEDED, client.file(id)?.status, "cancelling a finished file changes nothing")
+        client.shutdown()
+        client.start()
+        client.pause()
+    }
+
+    @Test
+    fun `pause then stop then start completes the file`() {
+        val rec = Recorder()
+        val client = client(rec)
+        sim.throttle(300 * KIB)
+        val id = client.addFile(writeFile(dir, "pss.mp4", 900 * KIB))
+        client.start()
+        rec.waitProgress()
+        client.pause()
+        client.stop()
+        assertEquals(FileStatus.READY, client.file(id)?.status)
+        sim.throttle(null)
+        client.start()
+        rec.waitEvent<UploadEvent.Succeeded>(id)
+        rec.waitEvent<UploadEvent.AllDone>()
+        assertEquals(1, sim.stat("multipart_uploads_initiated"), "the same multipart upload continued")
+    }
+
+    @Test
+    fun `cancel and delete end with a canceled event`() {
+        val rec = Recorder()
+        val client = client(rec)
+        sim.throttle(300 * KIB)
+        val a = client.addFile(writeFile(dir, "cancel.mp4", 900 * KIB))
+        val b = client.addFile(writeFile(dir, "delete.mp4", 900 * KIB))
+        client.start()
+        rec.waitProgress()
+        client.cancelFile(a)
+        assertEquals(false, rec.waitEvent<UploadEvent.Canceled>(a).deleted)
+        client.deleteFile(b)
+        assertEquals(true, rec.waitEvent<UploadEvent.Canceled>(b).deleted)
+        rec.waitEvent<UploadEvent.AllDone>()
+        assertEquals(0, rec.count<UploadEvent.Succeeded>() + rec.count<UploadEvent.Failed>())
+    }
+
+    @Test
+    fun `mode 1 continues the same video and multipart upload after a restart`() {
+        val config = testConfig(sim, dir)
+        var videoId = ""
+        val id = VodUploadClient(config).use { first ->
+            val rec = Recorder()
+            first.setListener(object : Recorder() {
+                override fun started(file: FileInfo) {
+                    val v = sim.createUploadVideo(java.io.File(file.path).name)
+                    videoId = v.videoId
+                    first.setUploadAuthAndAddress(file.id, v.uploadAuth, v.uploadAddress, v.videoId)
+                }
+
+                override fun progress(fileId: String, uploaded: Long, total: Long) = rec.progress(fileId, uploaded, total)
+            })
+            sim.throttle(300 * KIB)
+            val id = first.addFile(writeFile(dir, "mode1-restart.mp4", 900 * KIB))
+            first.start()
+            rec.waitFor("confirmed bytes") { (first.file(id)?.bytesUploaded ?: 0L).takeIf { it > 0L } }
+            id
+        }
+        sim.throttle(null)
+        val again = Recorder()
+        val second = VodUploadClient(config).also { closeLater.add(it) }
+        assertEquals(videoId, second.file(id)?.videoId, "the video id survives the restart")
+        second.setListener(object : Recorder() {
+            override fun started(file: FileInfo) {
+                again.started(file)
+                // The app server refreshes the credentials of the video the file already has.
+                second.resumeWithAuth(sim.refreshUploadVideo(file.videoId!!))
+            }
+
+            override fun succeeded(file: FileInfo, result: UploadResult) = again.succeeded(file, result)
+            override fun failed(file: FileInfo, code: String, message: String) = again.failed(file, code, message)
+        })
+        second.start()
+        assertEquals(videoId, again.waitEvent<UploadEvent.Started>(id).file.videoId)
+        assertEquals(videoId, again.waitEvent<UploadEvent.Succeeded>(id).result.videoId)
+        assertEquals(1, sim.stat("multipart_uploads_initiated"), "the same multipart upload continued")
+        assertEquals(0, sim.stat("multipart_uploads_in_progress"))
     }
 
     @Test
@@ -251,7 +356,7 @@ class ClientTest {
             sim.throttle(300 * KIB)
             val id = first.addFile(writeFile(dir, "restart.mp4", 900 * KIB))
             first.start()
-            rec.waitFor("confirmed bytes") { (first.file(id)?.bytesUploaded ?: 0uL).takeIf { it > 0uL } }
+            rec.waitFor("confirmed bytes") { (first.file(id)?.bytesUploaded ?: 0L).takeIf { it > 0L } }
             id
         }
         sim.throttle(null)
@@ -259,7 +364,7 @@ class ClientTest {
         val second = client(again, config)
         val restored = second.file(id)
         assertNotNull(restored)
-        assertTrue(restored!!.bytesUploaded > 0uL)
+        assertTrue(restored!!.bytesUploaded > 0L)
         second.start()
         again.waitEvent<UploadEvent.Succeeded>(id)
         assertEquals(1, sim.stat("multipart_uploads_initiated"))

@@ -47,7 +47,7 @@ class VodUploaderTest {
             }
             val done = async(start = CoroutineStart.UNDISPATCHED) { uploader.events.first { it is UploadEvent.AllDone } }
             val result = uploader.upload(path, VodInfo(title = "flow"))
-            assertEquals((450 * KIB).toULong(), result.bytes)
+            assertEquals((450 * KIB).toLong(), result.bytes)
             assertTrue(result.videoId != null)
             done.await()
             val seen = progress.await()
@@ -86,7 +86,7 @@ class VodUploaderTest {
         withTimeout(WAIT_MS) {
             sim.throttle(200 * KIB)
             val started = async(start = CoroutineStart.UNDISPATCHED) {
-                uploader.events.first { it is UploadEvent.Progress && it.uploaded > 0uL }
+                uploader.events.first { it is UploadEvent.Progress && it.uploaded > 0L }
             }
             val job = launch { uploader.upload(writeFile(dir, "cancel.mp4", 900 * KIB)) }
             val id = started.await().fileId!!

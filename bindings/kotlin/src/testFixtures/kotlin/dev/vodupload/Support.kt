@@ -139,11 +139,11 @@ fun testConfig(sim: Sim, dir: Path, databasePath: String? = dir.resolve("uploads
     allowHttp = true,
     vodEndpoint = sim.vodEndpoint,
     region = sim.region,
-    partSize = (100 * KIB).toULong(),
-    parallelParts = 2u,
-    retryBaseIntervalMs = 10uL,
-    retryMaxIntervalMs = 100uL,
-    progressIntervalMs = 10uL,
+    partSize = (100 * KIB).toLong(),
+    parallelParts = 2,
+    retryBaseIntervalMs = 10L,
+    retryMaxIntervalMs = 100L,
+    progressIntervalMs = 10L,
 )
 
 /** Records events (and the threads they came on); tests wait on conditions, never sleep. */
@@ -182,14 +182,15 @@ open class Recorder : UploadListener {
         }
 
     fun waitProgress(): UploadEvent.Progress =
-        waitFor("progress") { all -> all.filterIsInstance<UploadEvent.Progress>().firstOrNull { it.uploaded > 0uL } }
+        waitFor("progress") { all -> all.filterIsInstance<UploadEvent.Progress>().firstOrNull { it.uploaded > 0L } }
 
     inline fun <reified E : UploadEvent> count(): Int = snapshot().count { it is E }
 
     override fun started(file: FileInfo) = record(UploadEvent.Started(file))
-    override fun progress(fileId: String, uploaded: ULong, total: ULong) = record(UploadEvent.Progress(fileId, uploaded, total))
+    override fun progress(fileId: String, uploaded: Long, total: Long) = record(UploadEvent.Progress(fileId, uploaded, total))
     override fun succeeded(file: FileInfo, result: UploadResult) = record(UploadEvent.Succeeded(file, result))
     override fun failed(file: FileInfo, code: String, message: String) = record(UploadEvent.Failed(file, code, message))
+    override fun canceled(file: FileInfo, deleted: Boolean) = record(UploadEvent.Canceled(file, deleted))
     override fun tokenExpired(file: FileInfo) = record(UploadEvent.TokenExpired(file))
     override fun retry(file: FileInfo, code: String, message: String) = record(UploadEvent.Retry(file, code, message))
     override fun retryResume(file: FileInfo) = record(UploadEvent.RetryResume(file))

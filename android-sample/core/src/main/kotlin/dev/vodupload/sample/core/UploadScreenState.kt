@@ -1,6 +1,8 @@
 package dev.vodupload.sample.core
 
 import dev.vodupload.UploadEvent
+import dev.vodupload.fileId
+import dev.vodupload.fraction
 import dev.vodupload.WaitingReason
 
 /** What the sample's one screen shows for the file being uploaded. Pure: reduced from events. */
@@ -37,6 +39,7 @@ data class UploadScreenState(
             )
             is UploadEvent.Succeeded -> copy(progress = 1.0, phase = Phase.SUCCEEDED, message = null, videoId = event.result.videoId)
             is UploadEvent.Failed -> copy(phase = Phase.FAILED, message = "${event.code}: ${event.message}")
+            is UploadEvent.Canceled -> copy(phase = Phase.FAILED, message = if (event.deleted) "Removed" else "Canceled")
             is UploadEvent.TokenExpired -> copy(phase = Phase.WAITING, message = "Waiting for new upload credentials")
             is UploadEvent.Retry -> copy(message = "Retrying after ${event.code}")
             is UploadEvent.RetryResume -> copy(message = null)
@@ -55,7 +58,7 @@ data class UploadScreenState(
         is WaitingReason.Network -> "Waiting for Wi-Fi"
         is WaitingReason.Credentials -> "Waiting for upload credentials"
         is WaitingReason.Backoff -> "Network trouble, retrying shortly"
-        is WaitingReason.Queue -> "Waiting for other uploads"
+        is WaitingReason.TokenExpired -> "Waiting for new upload credentials"
         is WaitingReason.Paused -> "Paused"
     }
 }

@@ -17,23 +17,23 @@ import java.time.Instant
 class UploadScreenStateTest {
     private fun file(id: String, status: FileStatus = FileStatus.UPLOADING) = FileInfo(
         id = id, path = "/data/$id.mp4", target = UploadTarget.Video, vodInfo = VodInfo(), status = status,
-        waiting = null, bytesUploaded = 0uL, bytesTotal = 100uL, endpoint = null, bucket = null, objectKey = null,
+        waiting = null, bytesUploaded = 0L, bytesTotal = 100L, endpoint = null, bucket = null, objectKey = null,
         videoId = null, imageUrl = null, lastError = null, crc64 = null, addedAt = Instant.EPOCH,
     )
 
-    private val result = UploadResult("vid-1", null, "http://oss", "bucket", "key", 100uL, 42uL)
+    private val result = UploadResult("vid-1", null, "http://oss", "bucket", "key", 100L, "42")
 
     @Test
     fun `a full upload goes from uploading through waiting and pause to succeeded`() {
         var s = UploadScreenState().picked("a", "clip.mp4")
         assertTrue(s.canPause && !s.canPick)
         s = s.reduce(UploadEvent.Started(file("a")))
-        s = s.reduce(UploadEvent.Progress("a", 30uL, 100uL))
+        s = s.reduce(UploadEvent.Progress("a", 30L, 100L))
         assertEquals(30, s.percent)
         s = s.reduce(UploadEvent.Waiting(file("a"), WaitingReason.Network))
         assertEquals(UploadScreenState.Phase.WAITING, s.phase)
         assertEquals("Waiting for Wi-Fi", s.message)
-        s = s.reduce(UploadEvent.Progress("a", 20uL, 100uL)) // never goes back
+        s = s.reduce(UploadEvent.Progress("a", 20L, 100L)) // never goes back
         assertEquals(30, s.percent)
         assertEquals(UploadScreenState.Phase.UPLOADING, s.phase)
         assertNull(s.message)
@@ -50,7 +50,7 @@ class UploadScreenStateTest {
     @Test
     fun `events of other files and all-done leave the screen alone`() {
         val s = UploadScreenState().picked("a", "clip.mp4")
-        assertEquals(s, s.reduce(UploadEvent.Progress("b", 50uL, 100uL)))
+        assertEquals(s, s.reduce(UploadEvent.Progress("b", 50L, 100L)))
         assertEquals(s, s.reduce(UploadEvent.AllDone))
     }
 

@@ -42,7 +42,7 @@ class UploadSessionTest {
                 vodEndpoint = info.getValue("vod_endpoint"),
                 region = info.getValue("region"),
                 allowHttp = true,
-                partSize = 102400uL,
+                partSize = 102400L,
                 networkPolicy = NetworkPolicy.WifiOnly,
             ),
         )
