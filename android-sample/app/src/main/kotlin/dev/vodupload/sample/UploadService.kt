@@ -40,8 +40,8 @@ class UploadService : DataSyncService() {
                 if (!UploadSession.needsForeground(files)) {
                     stopSelf()
                 } else {
-                    val total = files.sumOf { it.bytesTotal.toLong() }
-                    val done = files.sumOf { it.bytesUploaded.toLong() }
+                    val total = files.sumOf { it.bytesTotal }
+                    val done = files.sumOf { it.bytesUploaded }
                     val left = files.count { it.status != FileStatus.SUCCEEDED && it.status != FileStatus.CANCELED }
                     manager.notify(NOTIFICATION_ID, notification((done * 100 / maxOf(total, 1)).toInt(), left))
                 }
