@@ -16,6 +16,7 @@
 //! * Events go through [`events::EventSink`] to one dispatcher thread and every subscriber.
 
 mod credentials;
+mod decide;
 mod events;
 pub mod network;
 pub mod retry;
@@ -602,6 +603,10 @@ impl Inner {
 
     /// Applies a queue call to the queue and then to every file.
     fn control(self: &Arc<Self>, input: QueueInput) {
+        if self.shutdown.is_cancelled() {
+            tracing::debug!("{input:?} after shutdown; ignored");
+            return;
+        }
         {
             let mut st = self.lock();
             match state::queue_step(&mut st.queue, input) {

@@ -1,4 +1,6 @@
-//! One file's upload: credentials, multipart session, parts in parallel, complete.
+//! One file's upload: credentials, multipart session, parts in parallel, complete. Its
+//! decisions (what after a failure, where credentials come from, which parts) are the pure
+//! functions of [`super::decide`]; this module does the I/O.
 //!
 //! The worker is cancelled by dropping its future; everything it must not lose (upload id,
 //! each finished part) is committed to the store the moment it happens, so a cancel or a kill
@@ -12,6 +14,10 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::decide::{
+    CredentialPlan, CredentialView, Fallback, Reason, Recovery, after_failure, credential_plan,
+    parts_to_send,
+};
 use super::state::{Input, RunId, Wait};
 use super::{
     CredentialReason, CredentialRequest, Entry, Event, FileAuth, Inner, ProvidedCredentials,
@@ -25,10 +31,6 @@ use crate::store::{Fingerprint, PartRecord, Session};
 use crate::transport::oss::{OssAuth, OssLocation};
 
 use super::retry::Streak;
-
-/// How often a file may restart its multipart upload (NoSuchUpload, file changed) before
-/// failing: a loop guard, not a retry budget.
-const MAX_RESTARTS: u32 = 3;
 
 /// Runs one file to success or failure and reports the outcome; the state machine ignores it
 /// if the run was stopped meanwhile (the canceller already decided the file's state).
@@ -128,21 +130,23 @@ impl FileCtx {
                 Ok(r) => return Ok(r),
                 Err(e) => e,
             };
-            match err.class(using_sts) {
-                ErrorClass::TokenExpired => self.mark_expired(&ticket)?,
-                ErrorClass::RestartUpload if restarts < MAX_RESTARTS => {
-                    restarts += 1;
+            let recovery = after_failure(&err, using_sts, restarts);
+            if !matches!(recovery, Recovery::Renew | Recovery::Fail) {
+                restarts += 1;
+            }
+            match recovery {
+                Recovery::Renew => self.mark_expired(&ticket)?,
+                Recovery::NewUpload => {
                     tracing::info!(file = %self.id, "multipart upload gone ({err}); starting a new one");
                     self.inner.store.delete_session(&self.id)?;
                 }
                 // The ledger was cleared: the next pass rebuilds it from ListParts.
-                _ if is_code(&err, "InvalidPart") && restarts < MAX_RESTARTS => restarts += 1,
-                _ if matches!(err, Error::FileChanged(_)) && restarts < MAX_RESTARTS => {
-                    restarts += 1;
+                Recovery::Reconcile => {}
+                Recovery::StartOver => {
                     tracing::info!(file = %self.id, "file changed on disk; uploading it again from the start");
                     self.discard_session(&ticket).await?;
                 }
-                _ => return Err(err),
+                Recovery::Fail => return Err(err),
             }
         }
     }
@@ -170,54 +174,53 @@ impl FileCtx {
                 )
             };
             let sts_expired = sts.is_some() && sts_dead == Some(sts_gen);
-            let sts = sts.filter(|_| !sts_expired);
-            // Renew ahead of expiry only where it needs no app round trip and keeps the object:
-            // RefreshUploadVideo (mode 2 video) or the provider. Images get a new object per
-            // ticket, so they are never renewed ahead.
             let has_provider = super::read(&self.inner.provider).is_some();
-            let can_renew = !matches!(self.target, UploadTarget::Image)
-                && (has_provider || (sts.is_some() && matches!(self.target, UploadTarget::Video)));
-            let needs_refresh = can_renew
-                && current
+            let view = CredentialView {
+                current: current.is_some(),
+                expired,
+                expires_soon: current
                     .as_ref()
-                    .is_some_and(|a| expires_soon(a, self.inner.config.refresh_ahead));
-            if let Some(a) = &current
-                && !expired
-                && !needs_refresh
-            {
-                return Ok(self.use_auth(a.clone()));
-            }
-            // Renew without the app when we can.
-            if let Some(sts) = sts {
-                match self.ticket_from_sts(sts, sts_gen, video_id).await {
-                    Ok(a) => return self.adopt(a),
-                    Err(e) if e.class(true) == ErrorClass::TokenExpired => {
-                        let mut st = self.inner.lock();
-                        if st.sts_generation == sts_gen {
-                            st.sts_dead = Some(sts_gen);
+                    .is_some_and(|a| expires_soon(a, self.inner.config.refresh_ahead)),
+                sts: sts.is_some(),
+                sts_expired,
+                // Images get a new object per ticket, so they are never renewed ahead.
+                can_renew_ahead: !matches!(self.target, UploadTarget::Image)
+                    && (has_provider
+                        || (sts.is_some() && matches!(self.target, UploadTarget::Video))),
+            };
+            match (credential_plan(view), current, sts) {
+                (CredentialPlan::UseCurrent, Some(a), _) => return Ok(self.use_auth(a)),
+                (CredentialPlan::FromSts, _, Some(sts)) => {
+                    match self.ticket_from_sts(sts, sts_gen, video_id).await {
+                        Ok(a) => return self.adopt(a),
+                        Err(e) if e.class(true) == ErrorClass::TokenExpired => {
+                            let mut st = self.inner.lock();
+                            if st.sts_generation == sts_gen {
+                                st.sts_dead = Some(sts_gen);
+                            }
                         }
+                        Err(e) => return Err(e),
+                    }
+                }
+                (CredentialPlan::AskProvider { reason, fallback }, current, _) => {
+                    let reason = match reason {
+                        Reason::Initial => CredentialReason::Initial,
+                        Reason::Refresh => CredentialReason::Refresh,
+                        Reason::Expired => CredentialReason::Expired,
+                    };
+                    if self.ask_provider(reason).await? {
                         continue;
                     }
-                    Err(e) => return Err(e),
+                    match (fallback, current) {
+                        (Fallback::UseCurrent, Some(a)) => return Ok(self.use_auth(a)),
+                        _ => self.wait_for_credentials(reason, &mut watch).await?,
+                    }
+                }
+                // The plan is made from the same values.
+                (CredentialPlan::UseCurrent | CredentialPlan::FromSts, ..) => {
+                    return Err(Error::Internal("credential plan without its input".into()));
                 }
             }
-            let reason = if expired || sts_expired {
-                CredentialReason::Expired
-            } else if current.is_none() {
-                CredentialReason::Initial
-            } else {
-                CredentialReason::Refresh
-            };
-            if self.ask_provider(reason).await? {
-                continue;
-            }
-            // A refresh is only nice to have: keep using what we have until it is rejected.
-            if let Some(a) = current
-                && !expired
-            {
-                return Ok(self.use_auth(a));
-            }
-            self.wait_for_credentials(reason, &mut watch).await?;
         }
     }
 
@@ -613,8 +616,9 @@ impl FileCtx {
             .confirmed
             .store(done.values().map(|p| p.size).sum(), Ordering::Relaxed);
         self.set_uploaded();
-        let todo: Vec<u64> = (1..=count)
-            .filter(|n| !done.contains_key(&(*n as u32)))
+        let todo: Vec<u64> = parts_to_send(count, |n| done.contains_key(&n))
+            .into_iter()
+            .map(u64::from)
             .collect();
 
         let parallel = self.inner.config.parallel_parts as usize;
@@ -1187,10 +1191,6 @@ fn crc_of_range(path: &Path, offset: u64, len: u64) -> Result<u64> {
         left -= got as u64;
     }
     Ok(digest.finish())
-}
-
-fn is_code(e: &Error, code: &str) -> bool {
-    matches!(e, Error::Service(s) if s.code == code)
 }
 
 fn file_name(path: &Path) -> String {
