@@ -83,6 +83,7 @@ class UploadServiceTest {
         TestSampleApp.sim.throttle(null)
         waitOnMain("the service stops itself") { shadowOf(service.get()).isStoppedBySelf }
         assertEquals(FileStatus.SUCCEEDED, client.listFiles().single().status)
+        assertTrue("checkpoints in noBackupFilesDir (the library's default)", File(app.noBackupFilesDir, "vod-upload.db").exists())
         waitOnMain("the app's copy of the video is deleted") { !File(copy).exists() }
     }
 
