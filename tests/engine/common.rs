@@ -11,6 +11,7 @@ use vod_sim::{SimConfig, Simulator};
 use vod_upload::protocol::credentials::Credentials;
 use vod_upload::protocol::sign::{OssRequest, sign_request};
 use vod_upload::protocol::{SignatureVersion, credentials::Secret};
+use vod_upload::transport::vod::VodClient;
 use vod_upload::{Config, Engine, Event, EventListener, FileInfo, UploadTarget, VodInfo};
 
 /// How long a test waits for an event before failing.
@@ -90,6 +91,24 @@ impl Harness {
         let bucket = info.bucket.clone().expect("bucket known");
         let key = info.object.clone().expect("object known");
         get_object(&self.sim, &bucket, &key).await
+    }
+
+    /// The app's server (mode 1): VOD calls with the account key, as a real app server makes.
+    pub fn app_server(&self) -> (VodClient, Credentials) {
+        let http =
+            vod_upload::transport::http::build_client(&vod_upload::transport::http::HttpConfig {
+                connect_timeout: Duration::from_secs(5),
+                request_timeout: Duration::from_secs(30),
+                stall_timeout: Duration::from_secs(30),
+                allow_http: true,
+                ..Default::default()
+            })
+            .expect("HTTP client");
+        let vod = VodClient::new(
+            http,
+            self.sim.info().vod_endpoint.parse().expect("endpoint"),
+        );
+        (vod, self.sim.account_credentials())
     }
 
     pub async fn wait_until(&self, what: &str, f: impl Fn(&Harness) -> bool) {

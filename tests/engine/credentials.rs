@@ -3,35 +3,12 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
 use vod_sim::ThrottleSettings;
-use vod_upload::protocol::credentials::{Credentials, Secret};
-use vod_upload::transport::http::{HttpConfig, build_client};
-use vod_upload::transport::vod::VodClient;
+use vod_upload::protocol::credentials::Credentials;
 use vod_upload::{
     CredentialProvider, CredentialRequest, Event, ProvidedCredentials, VodInfo, WaitingReason,
 };
 
 use crate::common::*;
-
-/// The app's server: calls VOD with the account key, as a real app server does.
-fn app_server(h: &Harness) -> (VodClient, Credentials) {
-    let info = h.sim.info();
-    let http = build_client(&HttpConfig {
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(30),
-        stall_timeout: Duration::from_secs(30),
-        allow_http: true,
-        ..Default::default()
-    })
-    .unwrap();
-    let vod = VodClient::new(http, info.vod_endpoint.parse().unwrap());
-    let creds = Credentials {
-        access_key_id: info.access_key_id.clone(),
-        access_key_secret: Secret::new(info.access_key_secret.clone()),
-        security_token: None,
-        expires_at: None,
-    };
-    (vod, creds)
-}
 
 fn started(ev: &[Event], id: &str) -> bool {
     ev.iter()
@@ -43,7 +20,7 @@ fn started(ev: &[Event], id: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mode1_token_expiry_then_resume_with_auth() {
     let h = Harness::new(|_| {}).await;
-    let (vod, account) = app_server(&h);
+    let (vod, account) = h.app_server();
     h.sim.throttle(ThrottleSettings {
         bandwidth: Some(512 * 1024),
         latency_ms: 0,

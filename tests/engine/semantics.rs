@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use vod_sim::ThrottleSettings;
-use vod_upload::protocol::credentials::{Credentials, Secret};
-use vod_upload::transport::http::{HttpConfig, build_client};
-use vod_upload::transport::vod::VodClient;
+use vod_upload::protocol::credentials::Credentials;
+use vod_upload::transport::vod::{VideoTicket, VodClient};
 use vod_upload::{EngineStatus, Event, EventListener, FileStatus, VodInfo, WaitingReason};
 
 use crate::common::*;
@@ -22,25 +21,35 @@ fn throttle(h: &Harness, bandwidth: Option<u64>) {
     });
 }
 
-/// The app's server, with the account key: CreateUploadVideo / RefreshUploadVideo.
-fn app_server(h: &Harness) -> (VodClient, Credentials) {
-    let info = h.sim.info();
-    let http = build_client(&HttpConfig {
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(30),
-        stall_timeout: Duration::from_secs(30),
-        allow_http: true,
-        ..Default::default()
-    })
-    .unwrap();
-    let vod = VodClient::new(http, info.vod_endpoint.parse().unwrap());
-    let creds = Credentials {
-        access_key_id: info.access_key_id.clone(),
-        access_key_secret: Secret::new(info.access_key_secret.clone()),
-        security_token: None,
-        expires_at: None,
-    };
-    (vod, creds)
+/// Mode 1's opening: the queue starts the file, the app server creates its video, and the app
+/// answers `started` with the video's UploadAuth and UploadAddress.
+async fn start_mode1(
+    h: &Harness,
+    (vod, account): &(VodClient, Credentials),
+    id: &str,
+    name: &str,
+    size: u64,
+) -> VideoTicket {
+    h.engine.start();
+    h.events
+        .wait_for("started", |ev| {
+            ev.iter()
+                .any(|e| matches!(e, Event::Started { file } if file.id == id))
+        })
+        .await;
+    let ticket = vod
+        .create_upload_video(account, name, size, &VodInfo::default())
+        .await
+        .unwrap();
+    h.engine
+        .set_upload_auth_and_address(
+            id,
+            &ticket.upload_auth.encode(SystemTime::now()),
+            &ticket.upload_address.encode(),
+            Some(ticket.video_id.clone()),
+        )
+        .unwrap();
+    ticket
 }
 
 fn terminal_events(events: &[Event], id: &str) -> usize {
@@ -61,29 +70,13 @@ fn terminal_events(events: &[Event], id: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mode1_restart_continues_the_same_video_and_upload() {
     let mut h = Harness::new(|_| {}).await;
-    let (vod, account) = app_server(&h);
+    let server = h.app_server();
+    let (vod, account) = &server;
     throttle(&h, Some(768 * 1024));
     let size = 8 * 1024 * 1024;
     let (path, data) = h.file("mode1-kill.mp4", size);
     let id = h.add(&path);
-    h.engine.start();
-    h.events
-        .wait_for("started", |ev| {
-            ev.iter().any(|e| matches!(e, Event::Started { .. }))
-        })
-        .await;
-    let ticket = vod
-        .create_upload_video(&account, "mode1-kill.mp4", size as u64, &VodInfo::default())
-        .await
-        .unwrap();
-    h.engine
-        .set_upload_auth_and_address(
-            &id,
-            &ticket.upload_auth.encode(SystemTime::now()),
-            &ticket.upload_address.encode(),
-            Some(ticket.video_id.clone()),
-        )
-        .unwrap();
+    let ticket = start_mode1(&h, &server, &id, "mode1-kill.mp4", size as u64).await;
     h.events.wait_progress(&id, 5 * 1024 * 1024 / 2).await;
 
     // The app is killed: the engine goes, the database stays.
@@ -105,7 +98,7 @@ async fn mode1_restart_continues_the_same_video_and_upload() {
         .await;
     // The app server refreshes the video the file already has.
     let renewed = vod
-        .refresh_upload_video(&account, &ticket.video_id)
+        .refresh_upload_video(account, &ticket.video_id)
         .await
         .unwrap();
     h.engine
@@ -128,8 +121,10 @@ async fn mode1_restart_continues_the_same_video_and_upload() {
     println!(
         "mode-1 kill at {sent_before_kill} of {size} bytes: {resent} bytes re-sent after the restart"
     );
+    // The parts in flight at the kill, plus the CompleteMultipartUpload body (the part list),
+    // which is counted too.
     assert!(
-        resent <= h.config.parallel_parts as u64 * PART,
+        resent <= h.config.parallel_parts as u64 * PART + 64 * 1024,
         "re-sent {resent} bytes: more than the parts in flight"
     );
 }
@@ -139,33 +134,12 @@ async fn mode1_restart_continues_the_same_video_and_upload() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mode1_restart_answered_with_resume_with_auth() {
     let mut h = Harness::new(|_| {}).await;
-    let (vod, account) = app_server(&h);
+    let server = h.app_server();
+    let (vod, account) = &server;
     throttle(&h, Some(512 * 1024));
     let (path, data) = h.file("mode1-auth.mp4", 1024 * 1024);
     let id = h.add(&path);
-    h.engine.start();
-    h.events
-        .wait_for("started", |ev| {
-            ev.iter().any(|e| matches!(e, Event::Started { .. }))
-        })
-        .await;
-    let ticket = vod
-        .create_upload_video(
-            &account,
-            "mode1-auth.mp4",
-            data.len() as u64,
-            &VodInfo::default(),
-        )
-        .await
-        .unwrap();
-    h.engine
-        .set_upload_auth_and_address(
-            &id,
-            &ticket.upload_auth.encode(SystemTime::now()),
-            &ticket.upload_address.encode(),
-            Some(ticket.video_id.clone()),
-        )
-        .unwrap();
+    let ticket = start_mode1(&h, &server, &id, "mode1-auth.mp4", data.len() as u64).await;
     h.events.wait_progress(&id, 300 * 1024).await;
     h.reopen();
     throttle(&h, None);
@@ -184,7 +158,7 @@ async fn mode1_restart_answered_with_resume_with_auth() {
         })
         .await;
     let renewed = vod
-        .refresh_upload_video(&account, &ticket.video_id)
+        .refresh_upload_video(account, &ticket.video_id)
         .await
         .unwrap();
     h.engine
