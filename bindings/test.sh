@@ -2,6 +2,8 @@
 # Runs every binding test, as CI does (scripts/test-all.sh calls it):
 #   1. Kotlin: generate, compile with the official compiler, JUnit on the JVM (Maven), and the
 #      Android sample's JVM module against the installed bindings;
+#   1b. Android: the library's Android code and the sample app compiled against the framework
+#      (android-all, API 34) and androidx, and their Robolectric tests (Maven; aapt from Debian);
 #   2. Python: build the module, pytest;
 #   3. Swift: generate sources, header and modulemap, and check them (compiling and testing them
 #      is bindings/swift/test-linux.sh, which scripts/test-all.sh runs after this script).
@@ -43,6 +45,16 @@ junit_summary "$here/kotlin/target/surefire-reports"
 step "Android sample, JVM logic (Maven, JUnit)"
 "${mvn[@]}" -f "$ROOT/android-sample/core/pom.xml" clean test
 junit_summary "$ROOT/android-sample/core/target/surefire-reports"
+
+step "Android library (Maven against android-all, Robolectric)"
+# androidx ships AARs: this module turns the ones used into one jar the next two compile with.
+"${mvn[@]}" -f "$here/kotlin/android/androidx-classes/pom.xml" clean install
+"${mvn[@]}" -f "$here/kotlin/android/pom.xml" clean install
+junit_summary "$here/kotlin/android/target/surefire-reports"
+
+step "Android sample app (Maven against android-all, Robolectric)"
+"${mvn[@]}" -f "$ROOT/android-sample/app/pom.xml" clean test
+junit_summary "$ROOT/android-sample/app/target/surefire-reports"
 
 step "Python (pytest)"
 "$here/python/run_tests.sh"

@@ -14,7 +14,11 @@ rustup target add "$target" >/dev/null
 if ! command -v clang >/dev/null || [ ! -d /usr/aarch64-linux-gnu/include ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get install -y -q clang libc6-dev-arm64-cross >/dev/null
+  # A fresh machine may have no package lists yet: update once if the install cannot resolve.
+  $sudo apt-get install -y -q clang libc6-dev-arm64-cross >/dev/null 2>&1 || {
+    $sudo apt-get update -q >/dev/null
+    $sudo apt-get install -y -q clang libc6-dev-arm64-cross >/dev/null
+  }
 fi
 
 export CC_aarch64_linux_android="clang --target=${target}21"

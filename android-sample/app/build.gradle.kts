@@ -51,6 +51,24 @@ android {
         sourceCompatibility = JavaVersion.VERSION_17
         targetCompatibility = JavaVersion.VERSION_17
     }
+
+    // The Robolectric tests of src/test, with the app's resources (CI runs them through
+    // pom.xml; under Gradle they need `cargo build --release` for the host library and vod-sim).
+    testOptions {
+        unitTests.isIncludeAndroidResources = true
+        unitTests.all { test ->
+            val release = rootDir.resolve("../target/release")
+            val hostLib = if (System.getProperty("os.name").startsWith("Mac")) "libvod_upload.dylib" else "libvod_upload.so"
+            test.systemProperty("uniffi.component.vod_upload.libraryOverride", release.resolve(hostLib).path)
+            test.systemProperty("vodupload.sim", release.resolve("vod-sim").path)
+            test.jvmArgs("--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED")
+        }
+    }
+    sourceSets {
+        getByName("test") {
+            kotlin.srcDir("../../bindings/kotlin/src/testFixtures/kotlin")
+        }
+    }
 }
 
 androidComponents {
@@ -59,11 +77,17 @@ androidComponents {
     }
 }
 
+// Keep in step with bindings/kotlin/android/androidx-classes/pom.xml, which lists what these
+// resolve to for the Maven build that CI compiles and tests (pom.xml beside this file):
+// lifecycle 2.6.2 throughout, as activity 1.10.1 and core 1.16.0 need.
 dependencies {
     implementation("dev.vodupload:vod-upload-android:0.1.0")
     implementation("androidx.activity:activity-ktx:1.10.1")
     implementation("androidx.core:core-ktx:1.16.0")
-    implementation("androidx.lifecycle:lifecycle-runtime-ktx:2.9.4")
-    implementation("androidx.lifecycle:lifecycle-service:2.9.4")
+    implementation("androidx.lifecycle:lifecycle-runtime-ktx:2.6.2")
+    implementation("androidx.lifecycle:lifecycle-service:2.6.2")
     implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.11.0")
+
+    testImplementation("org.robolectric:robolectric:4.14.1")
+    testImplementation("junit:junit:4.13.2")
 }

@@ -5,6 +5,9 @@
 //   ./gradlew assembleRelease          -> build/outputs/aar/vod-upload-android-release.aar
 //   ./gradlew publishToMavenLocal      -> dev.vodupload:vod-upload-android:0.1.0
 //
+// CI has no Android SDK: pom.xml beside this file compiles the same sources against
+// android-all (API 34) and runs their Robolectric tests. Keep the two in step.
+//
 // Needs the Android SDK (compileSdk 36) and NDK, rustup and `cargo install cargo-ndk`.
 // ANDROID_ABIS="x86_64" limits the native build to one ABI (an emulator) while iterating.
 
@@ -85,7 +88,8 @@ android {
     compileSdk = 36
 
     defaultConfig {
-        minSdk = 24
+        // 26: java.time (Instant) without desugaring, and the sample's minSdk.
+        minSdk = 26
         // Keep JNA and the generated bindings through the app's R8 run.
         consumerProguardFiles("consumer-rules.pro")
     }
@@ -93,6 +97,24 @@ android {
     compileOptions {
         sourceCompatibility = JavaVersion.VERSION_17
         targetCompatibility = JavaVersion.VERSION_17
+    }
+
+    // The Robolectric tests of src/test (CI runs them through pom.xml; the same tests under
+    // `./gradlew testDebugUnitTest` need `cargo build --release` for the host library and
+    // vod-sim first). Not run by CI: keep in step with pom.xml by hand.
+    testOptions {
+        unitTests.all { test ->
+            val release = workspaceRoot.dir("target/release").asFile
+            val hostLib = if (System.getProperty("os.name").startsWith("Mac")) "libvod_upload.dylib" else "libvod_upload.so"
+            test.systemProperty("uniffi.component.vod_upload.libraryOverride", release.resolve(hostLib).path)
+            test.systemProperty("vodupload.sim", release.resolve("vod-sim").path)
+            test.jvmArgs("--add-exports", "java.base/jdk.internal.ref=ALL-UNNAMED")
+        }
+    }
+    sourceSets {
+        getByName("test") {
+            kotlin.srcDir("../src/testFixtures/kotlin")
+        }
     }
 
     publishing {
@@ -104,7 +126,8 @@ android {
 
 androidComponents {
     onVariants { variant ->
-        // The hand-written Flow/suspend layer is the JVM build's, compiled here unchanged.
+        // The hand-written Flow/suspend layer is the JVM build's, compiled here unchanged;
+        // src/main/kotlin (AndroidNetworkMonitor, VodUploadAndroid) is this module's own.
         variant.sources.kotlin?.addStaticSourceDirectory("../src/main/kotlin")
         variant.sources.kotlin?.addGeneratedSourceDirectory(generateUniffiKotlin, GenerateUniffiKotlin::outputDir)
         variant.sources.jniLibs?.addGeneratedSourceDirectory(buildRustJniLibs, BuildRustJniLibs::outputDir)
@@ -120,6 +143,12 @@ dependencies {
     api("org.jetbrains.kotlinx:kotlinx-coroutines-core:1.11.0")
     // @RequiresApi in the Android cleaner of the generated bindings (android = true).
     implementation("androidx.annotation:annotation:1.9.1")
+
+    testImplementation("org.robolectric:robolectric:4.14.1")
+    testImplementation("junit:junit:4.13.2")
+    testImplementation("androidx.test:monitor:1.7.2")
+    // The desktop jar too: its libjnidispatch for the host loads the host library in tests.
+    testImplementation("net.java.dev.jna:jna:5.19.1")
 }
 
 publishing {

@@ -84,8 +84,20 @@ class VodUploader(val client: VodUploadClient, eventBuffer: Int = 1024) : AutoCl
             .onSubscription { emit(UploadEvent.AllDone) }
             .map { client.listFiles() }
 
+    private val closeFirst = java.util.concurrent.CopyOnWriteArrayList<AutoCloseable>()
+
+    /**
+     * Closes [resource] when this uploader closes, before the client shuts down: for what lives
+     * as long as the client, such as the Android network monitor.
+     */
+    fun closeWith(resource: AutoCloseable) {
+        closeFirst.add(resource)
+    }
+
     /** Shuts the client down (uploads stop, checkpoints stay) and releases it. */
     override fun close() {
+        closeFirst.reversed().forEach { runCatching { it.close() } }
+        closeFirst.clear()
         subscription.cancel()
         subscription.close()
         client.shutdown()

@@ -6,6 +6,7 @@ import dev.vodupload.ClientConfig
 import dev.vodupload.LogLevel
 import dev.vodupload.NetworkPolicy
 import dev.vodupload.UploadEvent
+import dev.vodupload.VodUploadClient
 import dev.vodupload.VodUploader
 import dev.vodupload.initLogging
 import dev.vodupload.sample.core.AppServerCredentials
@@ -20,14 +21,16 @@ import java.io.File
  * Holds the app-scoped upload client: one per process, created with the app and never closed
  * (the process's end closes it). Activities and the service reach it through here, so a
  * rotation or a closed screen never interrupts an upload.
+ *
+ * Open only so the Robolectric tests can point it at their simulator ([clientConfig],
+ * [authorize]).
  */
-class SampleApp : Application() {
+open class SampleApp : Application() {
     private val appScope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
     lateinit var uploader: VodUploader
         private set
     lateinit var session: UploadSession
         private set
-    private lateinit var network: NetworkMonitor
 
     /** Where picked videos are copied (the library needs a file path that stays readable). */
     val uploadDir: File get() = File(filesDir, "uploads").apply { mkdirs() }
@@ -35,24 +38,12 @@ class SampleApp : Application() {
     override fun onCreate() {
         super.onCreate()
         initLogging(if (BuildConfig.DEBUG) LogLevel.DEBUG else LogLevel.INFO, LogcatSink())
-        uploader = VodUploader(
-            ClientConfig(
-                // noBackupFilesDir: checkpoints are device-specific, never restored elsewhere.
-                databasePath = File(noBackupFilesDir, "vod-upload.db").path,
-                vodEndpoint = BuildConfig.VOD_ENDPOINT,
-                region = BuildConfig.REGION,
-                allowHttp = BuildConfig.ALLOW_HTTP,
-                networkPolicy = NetworkPolicy.WifiOnly,
-            ),
-        )
+        // The library's Android defaults: checkpoints in noBackupFilesDir (device-specific,
+        // never restored elsewhere), and the client follows the default network.
+        uploader = VodUploader(this, clientConfig())
         uploader.client.recoveredDatabase()?.let { Log.w(TAG, "unreadable checkpoint database moved to $it") }
-        if (BuildConfig.CREDENTIALS_URL.isNotEmpty()) {
-            uploader.client.setCredentialProvider(AppServerCredentials(BuildConfig.CREDENTIALS_URL))
-        } else {
-            uploader.client.setStsToken(BuildConfig.ACCESS_KEY_ID, BuildConfig.ACCESS_KEY_SECRET)
-        }
+        authorize(uploader.client)
         session = UploadSession(uploader, appScope)
-        network = NetworkMonitor(this) { facts -> session.networkChanged(facts) }.also { it.start() }
 
         // Our copies of picked videos are only needed until they are uploaded.
         appScope.launch {
@@ -62,6 +53,21 @@ class SampleApp : Application() {
                     if (copy.parentFile == uploadDir) copy.delete()
                 }
             }
+        }
+    }
+
+    protected open fun clientConfig() = ClientConfig(
+        vodEndpoint = BuildConfig.VOD_ENDPOINT,
+        region = BuildConfig.REGION,
+        allowHttp = BuildConfig.ALLOW_HTTP,
+        networkPolicy = NetworkPolicy.WifiOnly,
+    )
+
+    protected open fun authorize(client: VodUploadClient) {
+        if (BuildConfig.CREDENTIALS_URL.isNotEmpty()) {
+            client.setCredentialProvider(AppServerCredentials(BuildConfig.CREDENTIALS_URL))
+        } else {
+            client.setStsToken(BuildConfig.ACCESS_KEY_ID, BuildConfig.ACCESS_KEY_SECRET)
         }
     }
 

@@ -10,7 +10,6 @@ import android.os.Build
 import androidx.core.app.NotificationCompat
 import androidx.core.app.ServiceCompat
 import androidx.core.content.ContextCompat
-import androidx.lifecycle.LifecycleService
 import androidx.lifecycle.lifecycleScope
 import dev.vodupload.FileStatus
 import dev.vodupload.sample.core.UploadSession
@@ -21,7 +20,7 @@ import kotlinx.coroutines.launch
  * app is in the background, with a progress notification. It stops itself when the queue is
  * finished. The upload work itself stays in the app-scoped client.
  */
-class UploadService : LifecycleService() {
+class UploadService : DataSyncService() {
     private val app get() = application as SampleApp
 
     override fun onCreate() {
@@ -41,8 +40,8 @@ class UploadService : LifecycleService() {
                 if (!UploadSession.needsForeground(files)) {
                     stopSelf()
                 } else {
-                    val total = files.sumOf { it.bytesTotal.toLong() }
-                    val done = files.sumOf { it.bytesUploaded.toLong() }
+                    val total = files.sumOf { it.bytesTotal }
+                    val done = files.sumOf { it.bytesUploaded }
                     val left = files.count { it.status != FileStatus.SUCCEEDED && it.status != FileStatus.CANCELED }
                     manager.notify(NOTIFICATION_ID, notification((done * 100 / maxOf(total, 1)).toInt(), left))
                 }
@@ -51,7 +50,7 @@ class UploadService : LifecycleService() {
     }
 
     /** Android 15 limits `dataSync` services to 6 hours a day: pause, checkpoints are kept. */
-    override fun onTimeout(startId: Int, fgsType: Int) {
+    override fun onDataSyncTimeout() {
         app.session.pause()
         stopSelf()
     }

@@ -14,8 +14,9 @@ import kotlinx.coroutines.launch
 
 /**
  * The sample's upload logic, free of Android classes: one screen's worth of state over the
- * app-wide [VodUploader]. The Activity calls [upload], [pause], [resume] and [networkChanged],
- * and renders [state]; the foreground service asks [needsForeground].
+ * app-wide [VodUploader]. The Activity calls [upload], [pause] and [resume], and renders
+ * [state]; the foreground service asks [needsForeground]. (The network is followed by the
+ * library's AndroidNetworkMonitor, which the app's uploader starts.)
  */
 class UploadSession(private val uploader: VodUploader, scope: CoroutineScope) {
     private val mutable = MutableStateFlow(UploadScreenState())
@@ -45,10 +46,6 @@ class UploadSession(private val uploader: VodUploader, scope: CoroutineScope) {
             uploader.client.resume()
             mutable.update { it.resumed() }
         }
-    }
-
-    fun networkChanged(facts: NetworkFacts?) {
-        uploader.client.setNetworkState(facts.toNetworkState())
     }
 
     companion object {

@@ -2,6 +2,8 @@ package dev.vodupload.sample.core
 
 import dev.vodupload.ClientConfig
 import dev.vodupload.NetworkPolicy
+import dev.vodupload.NetworkState
+import dev.vodupload.NetworkType
 import dev.vodupload.VodUploader
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.flow.first
@@ -59,13 +61,14 @@ class UploadSessionTest {
     fun `a picked video waits on cellular and uploads once on wifi`() = runBlocking {
         withTimeout(60_000) {
             val session = UploadSession(uploader, scope)
-            session.networkChanged(NetworkFacts(cellular = true, validated = true))
+            // What the app's network monitor reports (AndroidNetworkMonitor in the library).
+            uploader.client.setNetworkState(NetworkState(NetworkType.CELLULAR, metered = true))
             val path = dir.resolve("holiday.mp4").also { Files.write(it, ByteArray(300 * 1024) { i -> (i % 251).toByte() }) }
             session.upload(path.toString(), "holiday.mp4")
             val waiting = session.state.first { it.phase == UploadScreenState.Phase.WAITING }
             assertEquals("Waiting for Wi-Fi", waiting.message)
 
-            session.networkChanged(NetworkFacts(wifi = true, notMetered = true, validated = true))
+            uploader.client.setNetworkState(NetworkState(NetworkType.WIFI))
             val done = session.state.first { it.phase == UploadScreenState.Phase.SUCCEEDED }
             assertEquals(100, done.percent)
             assertEquals("holiday.mp4", done.fileName)
