@@ -104,7 +104,17 @@ impl Subscription {
     /// Unsubscribes now (idempotent).
     pub fn cancel(&self) {
         if let Some(s) = self.subscribers.upgrade() {
-            write(&s).retain(|(id, _)| *id != self.id);
+            let gone: Vec<_> = {
+                let mut subs = write(&s);
+                let (gone, kept) = std::mem::take(&mut *subs)
+                    .into_iter()
+                    .partition(|(id, _)| *id == self.id);
+                *subs = kept;
+                gone
+            };
+            // Dropped after the lock: a foreign listener's finalizer may call back into the
+            // client (and subscribe or cancel) while it is released.
+            drop(gone);
         }
     }
 }
@@ -118,7 +128,9 @@ impl Drop for Subscription {
 /// Queues events for the dispatcher thread, and keeps the subscribers.
 #[derive(Clone)]
 pub(crate) struct EventSink {
-    tx: mpsc::Sender<Event>,
+    /// Taken at shutdown, which ends the dispatcher thread once it has delivered what was
+    /// queued (an engine kept alive by an app's handle does not keep an idle thread).
+    tx: Arc<std::sync::Mutex<Option<mpsc::Sender<Event>>>>,
     subscribers: Arc<Subscribers>,
     next_id: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -146,13 +158,18 @@ impl EventSink {
                         }
                     }
                 }
+                // Closed: release the listeners, outside the lock (see `Subscription::cancel`).
+                if let Some(subs) = weak.upgrade() {
+                    let gone = std::mem::take(&mut *write(&subs));
+                    drop(gone);
+                }
             });
         if let Err(e) = spawned {
             // Without a thread the receiver is dropped and events are discarded; uploads go on.
             tracing::error!("cannot start the event thread: {e}");
         }
         EventSink {
-            tx,
+            tx: Arc::new(std::sync::Mutex::new(Some(tx))),
             subscribers,
             next_id: Arc::default(),
         }
@@ -169,14 +186,17 @@ impl EventSink {
         }
     }
 
-    /// Drops every subscriber (shutdown: breaks listener → engine reference cycles).
-    pub(crate) fn unsubscribe_all(&self) {
-        write(&self.subscribers).clear();
+    /// Shutdown: no more events; the dispatcher thread ends after delivering what was queued,
+    /// and then drops every subscriber (breaking listener → engine reference cycles).
+    pub(crate) fn close(&self) {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
     pub(crate) fn send(&self, event: Event) {
-        // Fails only after shutdown, when nobody listens any more.
-        let _ = self.tx.send(event);
+        if let Some(tx) = &*self.tx.lock().unwrap_or_else(|p| p.into_inner()) {
+            // Fails only when the dispatcher thread could not start.
+            let _ = tx.send(event);
+        }
     }
 }
 
@@ -186,4 +206,61 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    struct Noop;
+    impl EventListener for Noop {
+        fn on_event(&self, _: Event) {}
+    }
+
+    /// A listener whose drop subscribes again (as a foreign finalizer calling back into the
+    /// client may): cancel must release it outside the subscribers' lock.
+    struct Reenters(EventSink);
+    impl EventListener for Reenters {
+        fn on_event(&self, _: Event) {}
+    }
+    impl Drop for Reenters {
+        fn drop(&mut self) {
+            self.0.subscribe(Arc::new(Noop)).detach();
+        }
+    }
+
+    #[test]
+    fn a_listener_released_by_cancel_may_call_back_in() {
+        let sink = EventSink::start();
+        let sub = sink.subscribe(Arc::new(Reenters(sink.clone())));
+        let (done, finished) = mpsc::channel();
+        let s = sink.clone();
+        thread::spawn(move || {
+            sub.cancel();
+            let _ = done.send(read(&s.subscribers).len());
+        });
+        let left = finished
+            .recv_timeout(Duration::from_secs(10))
+            .expect("cancel deadlocked");
+        assert_eq!(left, 1, "the listener's drop subscribed once");
+    }
+
+    #[test]
+    fn close_ends_delivery_and_releases_the_listeners() {
+        let sink = EventSink::start();
+        sink.subscribe(Arc::new(Noop)).detach();
+        sink.send(Event::AllDone);
+        sink.close();
+        sink.send(Event::AllDone); // dropped: nobody listens after shutdown
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !read(&sink.subscribers).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "listeners not released"
+            );
+            // Polls the dispatcher thread's last step, which has no event of its own.
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
 }

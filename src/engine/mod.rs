@@ -569,12 +569,13 @@ impl Engine {
         self.inner.enforce_network();
     }
 
-    /// Stops everything (as `stop`), ends the engine's tasks and drops every subscriber.
-    /// Checkpoints are kept. Idempotent; the engine is unusable afterwards.
+    /// Stops everything (as `stop`), ends the engine's tasks and, once the events already
+    /// queued are delivered, its event thread, which then drops every subscriber. Checkpoints
+    /// are kept. Idempotent; the engine is unusable afterwards.
     pub fn shutdown(&self) {
         self.inner.control(QueueInput::Stop);
         self.inner.shutdown.cancel();
-        self.inner.events.unsubscribe_all();
+        self.inner.events.close();
     }
 }
 
