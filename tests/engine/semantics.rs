@@ -52,6 +52,17 @@ async fn start_mode1(
     ticket
 }
 
+/// Mode 2, on a slow link: `name` is added, the queue started, and `at` bytes are on their way.
+async fn uploading(h: &Harness, name: &str, size: usize, at: u64) -> (String, Vec<u8>) {
+    h.use_account_key();
+    throttle(h, Some(512 * 1024));
+    let (path, data) = h.file(name, size);
+    let id = h.add(&path);
+    h.engine.start();
+    h.events.wait_progress(&id, at).await;
+    (id, data)
+}
+
 fn terminal_events(events: &[Event], id: &str) -> usize {
     events
         .iter()
@@ -174,12 +185,7 @@ async fn mode1_restart_answered_with_resume_with_auth() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_stop_start_completes() {
     let h = Harness::new(|_| {}).await;
-    h.use_account_key();
-    throttle(&h, Some(512 * 1024));
-    let (path, data) = h.file("pss.mp4", 1024 * 1024);
-    let id = h.add(&path);
-    h.engine.start();
-    h.events.wait_progress(&id, 200 * 1024).await;
+    let (id, data) = uploading(&h, "pss.mp4", 1024 * 1024, 200 * 1024).await;
     h.engine.pause();
     assert_eq!(h.engine.file(&id).unwrap().status, FileStatus::Paused);
     h.engine.stop();
@@ -202,12 +208,7 @@ async fn pause_stop_start_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_then_start_continues() {
     let h = Harness::new(|_| {}).await;
-    h.use_account_key();
-    throttle(&h, Some(512 * 1024));
-    let (path, _) = h.file("ps.mp4", 600 * 1024);
-    let id = h.add(&path);
-    h.engine.start();
-    h.events.wait_progress(&id, 150 * 1024).await;
+    let (id, _) = uploading(&h, "ps.mp4", 600 * 1024, 150 * 1024).await;
     h.engine.pause();
     throttle(&h, None);
     h.engine.start();
