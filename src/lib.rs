@@ -14,6 +14,7 @@
 //! * [`transport`]: OSS and VOD clients over reqwest (streaming parts, timeouts, clock skew);
 //! * [`store`]: the SQLite checkpoint database (queue, multipart sessions, part ledger);
 //! * [`engine`]: queue, control, events, retries, credentials and network policy;
+//! * [`source`]: where a file's bytes come from (a path, or an app-supplied byte source);
 //! * `ffi`: the UniFFI surface for Kotlin, Swift and Python.
 
 pub mod engine;
@@ -21,6 +22,7 @@ pub mod error;
 mod ffi;
 pub mod model;
 pub mod protocol;
+pub mod source;
 pub mod store;
 pub mod transport;
 
@@ -32,5 +34,6 @@ pub use error::{
     Error, ErrorClass, Result, Service, ServiceError, StoreError, StoreErrorKind, TransportKind,
 };
 pub use model::*;
+pub use source::{ByteSource, FileSource, SourceOpener};
 
 uniffi::setup_scaffolding!("vod_upload");

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::SignatureVersion;
+use crate::source::FileSource;
 
 /// A stable file id: survives deletes of other files and app restarts (unlike the native SDK's
 /// list index).
@@ -59,7 +60,17 @@ impl UploadTarget {
     /// The target implied by the file's extension: images go to CreateUploadImage, everything
     /// else to CreateUploadVideo (the native SDKs do the same by MIME type).
     pub fn for_path(path: &std::path::Path) -> UploadTarget {
-        let mime = mime_guess::from_path(path).first_or_octet_stream();
+        UploadTarget::for_name(&path.to_string_lossy())
+    }
+
+    /// [`for_path`](Self::for_path) for a path or a URI (by its last segment's extension; a
+    /// URI without one is a video unless the app says otherwise).
+    pub fn for_source(source: &FileSource) -> UploadTarget {
+        UploadTarget::for_name(&source.file_name().unwrap_or_default())
+    }
+
+    fn for_name(name: &str) -> UploadTarget {
+        let mime = mime_guess::from_path(name).first_or_octet_stream();
         if mime.type_() == mime_guess::mime::IMAGE {
             UploadTarget::Image
         } else {
@@ -118,7 +129,8 @@ pub enum WaitingReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileInfo {
     pub id: FileId,
-    pub path: PathBuf,
+    /// The local path, or the URI of an app-supplied source.
+    pub source: FileSource,
     pub target: UploadTarget,
     pub vod_info: VodInfo,
     pub status: FileStatus,

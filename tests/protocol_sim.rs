@@ -10,6 +10,7 @@ use futures_util::future::try_join_all;
 use vod_sim::{FaultRule, SimConfig, Simulator};
 use vod_upload::protocol::crc64::{self, Crc64};
 use vod_upload::protocol::{Credentials, SignatureVersion, content_type_for};
+use vod_upload::source::Source;
 use vod_upload::transport::{
     HttpConfig, OssAuth, OssClient, OssLocation, StsClient, VideoTicket, VodClient, build_client,
     validate_endpoint,
@@ -111,11 +112,21 @@ async fn multipart_upload(
         .unwrap();
     let count = size.div_ceil(part_size);
     let mut parts = Vec::new();
+    let source = Source::path(path);
     for batch in (1..=count).collect::<Vec<_>>().chunks(4) {
         let uploads = batch.iter().map(|&n| {
             let offset = (n - 1) * part_size;
             let len = part_size.min(size - offset);
-            oss.upload_part(loc, auth, &upload_id, n as u32, path, offset, len, &|_| {})
+            oss.upload_part(
+                loc,
+                auth,
+                &upload_id,
+                n as u32,
+                &source,
+                offset,
+                len,
+                &|_| {},
+            )
         });
         parts.extend(try_join_all(uploads).await.unwrap());
     }
@@ -224,7 +235,14 @@ async fn put_object_and_sts_mode() {
         let auth = oss_auth(&refreshed, version, env.sim.region());
         let put = env
             .oss
-            .put_object(&location(&ticket), &auth, &path, "video/mp4", &[], &|_| {})
+            .put_object(
+                &location(&ticket),
+                &auth,
+                &Source::path(&path),
+                "video/mp4",
+                &[],
+                &|_| {},
+            )
             .await
             .unwrap();
         assert_eq!(put.crc64, file_crc);
@@ -314,7 +332,16 @@ async fn expired_token_is_token_expired() {
         let auth = oss_auth(&ticket, version, env.sim.region());
         let e = env
             .oss
-            .upload_part(&loc, &auth, &upload_id, 1, &path, 0, 200_000, &|_| {})
+            .upload_part(
+                &loc,
+                &auth,
+                &upload_id,
+                1,
+                &Source::path(&path),
+                0,
+                200_000,
+                &|_| {},
+            )
             .await
             .unwrap_err();
         assert_eq!(e.class(true), ErrorClass::TokenExpired, "{version:?}: {e}");
@@ -328,7 +355,16 @@ async fn expired_token_is_token_expired() {
     let auth = oss_auth(&fresh, SignatureVersion::V1, env.sim.region());
     let part = env
         .oss
-        .upload_part(&loc, &auth, &upload_id, 1, &path, 0, 200_000, &|_| {})
+        .upload_part(
+            &loc,
+            &auth,
+            &upload_id,
+            1,
+            &Source::path(&path),
+            0,
+            200_000,
+            &|_| {},
+        )
         .await
         .unwrap();
     env.oss
@@ -384,7 +420,16 @@ async fn injected_faults_surface_as_typed_errors() {
         .set_faults(vec![FaultRule::status("UploadPart", 503).with_count(1)]);
     let e = env
         .oss
-        .upload_part(&loc, &auth, &id, 1, &path, 0, 300_000, &|_| {})
+        .upload_part(
+            &loc,
+            &auth,
+            &id,
+            1,
+            &Source::path(&path),
+            0,
+            300_000,
+            &|_| {},
+        )
         .await
         .unwrap_err();
     assert_eq!(e.class(true), ErrorClass::Retryable, "{e}");
@@ -393,7 +438,16 @@ async fn injected_faults_surface_as_typed_errors() {
         .set_faults(vec![FaultRule::reset("UploadPart").with_count(1)]);
     let e = env
         .oss
-        .upload_part(&loc, &auth, &id, 1, &path, 0, 300_000, &|_| {})
+        .upload_part(
+            &loc,
+            &auth,
+            &id,
+            1,
+            &Source::path(&path),
+            0,
+            300_000,
+            &|_| {},
+        )
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Transport { .. }), "{e:?}");
@@ -401,7 +455,16 @@ async fn injected_faults_surface_as_typed_errors() {
 
     // The rules were used up: the same part now goes through.
     env.oss
-        .upload_part(&loc, &auth, &id, 1, &path, 0, 300_000, &|_| {})
+        .upload_part(
+            &loc,
+            &auth,
+            &id,
+            1,
+            &Source::path(&path),
+            0,
+            300_000,
+            &|_| {},
+        )
         .await
         .unwrap();
     env.oss.abort_multipart(&loc, &auth, &id).await.unwrap();

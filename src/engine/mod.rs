@@ -44,6 +44,7 @@ use crate::model::{
     Config, FileError, FileId, FileInfo, NetworkPolicy, NetworkState, UploadTarget, VodInfo, limits,
 };
 use crate::protocol::credentials::{Credentials, Secret, UploadAddress, UploadAuth};
+use crate::source::{FileSource, SourceOpener};
 use crate::store::{FileRow, NewFile, Store};
 use crate::transport::http::{HttpConfig, build_client, validate_endpoint};
 use crate::transport::oss::OssClient;
@@ -68,6 +69,8 @@ pub(crate) struct Inner {
     pub(crate) state: Mutex<State>,
     pub(crate) events: EventSink,
     pub(crate) provider: RwLock<Option<Arc<dyn CredentialProvider>>>,
+    /// Opens files added by URI.
+    pub(crate) opener: RwLock<Option<Arc<dyn SourceOpener>>>,
     /// Serialises credential-provider calls and VOD refreshes, so concurrent expiries cause one
     /// renewal.
     pub(crate) refresh_lock: tokio::sync::Mutex<()>,
@@ -188,6 +191,7 @@ impl Engine {
             }),
             events: EventSink::start(),
             provider: RwLock::new(None),
+            opener: RwLock::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
             credentials_changed: watch::channel(0).0,
             wake: Arc::new(Notify::new()),
@@ -386,24 +390,41 @@ impl Engine {
         Ok(())
     }
 
-    /// Adds a file to the end of the queue and returns its stable id. The file must exist;
-    /// if the engine is running, it starts when its turn comes.
+    /// Sets (or removes) the opener of files added by URI ([`FileSource::Uri`]). Set it before
+    /// adding such files, and after a restart before `start`, so restored ones can be read.
+    pub fn set_source_opener(&self, opener: Option<Arc<dyn SourceOpener>>) {
+        *write(&self.inner.opener) = opener;
+    }
+
+    /// Adds a file (a path, or a URI read through the [`SourceOpener`]) to the end of the
+    /// queue and returns its stable id. The file must exist and be readable now; if the engine
+    /// is running, it starts when its turn comes.
     pub fn add_file(
         &self,
-        path: PathBuf,
+        source: impl Into<FileSource>,
         target: UploadTarget,
         vod_info: VodInfo,
     ) -> Result<FileId> {
-        let meta = std::fs::metadata(&path).map_err(|source| Error::File {
-            path: path.clone(),
-            source,
-        })?;
-        if !meta.is_file() {
-            return Err(Error::InvalidArgument(format!(
-                "{} is not a regular file",
-                path.display()
-            )));
-        }
+        let source = source.into();
+        let size = match &source {
+            FileSource::Path(path) => {
+                let meta = std::fs::metadata(path).map_err(|e| Error::File {
+                    path: path.clone(),
+                    source: e,
+                })?;
+                if !meta.is_file() {
+                    return Err(Error::InvalidArgument(format!(
+                        "{} is not a regular file",
+                        path.display()
+                    )));
+                }
+                meta.len()
+            }
+            FileSource::Uri(_) => {
+                let opened = source.open(read(&self.inner.opener).as_ref())?;
+                opened.reader()?.size().map_err(|e| opened.error(e))?
+            }
+        };
         if let UploadTarget::Object {
             endpoint,
             bucket,
@@ -426,10 +447,10 @@ impl Engine {
         }
         let row = self.inner.store.insert_file(&NewFile {
             id: uuid::Uuid::new_v4().to_string(),
-            path,
+            source,
             target,
             vod_info,
-            bytes_total: meta.len(),
+            bytes_total: size,
             added_at: SystemTime::now(),
         })?;
         let id = row.id.clone();
@@ -837,7 +858,7 @@ impl Entry {
         let (status, waiting) = state.view();
         let info = FileInfo {
             id: row.id,
-            path: row.path,
+            source: row.source,
             target: row.target,
             vod_info: row.vod_info,
             status,

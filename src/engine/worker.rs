@@ -6,9 +6,8 @@
 //! each finished part) is committed to the store the moment it happens, so a cancel or a kill
 //! loses at most the parts in flight.
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinSet;
@@ -27,6 +26,7 @@ use crate::model::{FileId, FileInfo, UploadResult, UploadTarget, VodInfo, effect
 use crate::protocol::crc64;
 use crate::protocol::credentials::{Credentials, UploadAddress, UploadAuth};
 use crate::protocol::vod::{content_type_for, notification_header};
+use crate::source::{FileSource, Source};
 use crate::store::{Fingerprint, PartRecord, Session};
 use crate::transport::oss::{OssAuth, OssLocation};
 
@@ -60,7 +60,9 @@ struct FileCtx {
     /// Cancelled (under the engine lock) the moment this run is stopped: by pause, stop, a
     /// disallowed network, a credential wait. Checked before every request.
     cancel: CancellationToken,
-    path: PathBuf,
+    location: FileSource,
+    /// Opened when the run begins (for a URI, through the app's opener).
+    source: OnceLock<Source>,
     target: UploadTarget,
     vod_info: VodInfo,
     total: AtomicU64,
@@ -93,7 +95,8 @@ impl FileCtx {
             id: id.to_owned(),
             generation,
             cancel: e.cancel.clone()?,
-            path: e.info.path.clone(),
+            location: e.info.source.clone(),
+            source: OnceLock::new(),
             target: e.info.target.clone(),
             vod_info: e.info.vod_info.clone(),
             total: AtomicU64::new(e.info.bytes_total),
@@ -121,7 +124,27 @@ impl FileCtx {
         self.total.load(Ordering::Relaxed)
     }
 
+    /// The opened source; [`upload`](Self::upload) opens it first.
+    fn source(&self) -> Result<&Source> {
+        self.source
+            .get()
+            .ok_or_else(|| Error::Internal("the file's source is read before it is opened".into()))
+    }
+
+    async fn open_source(&self) -> Result<()> {
+        let (location, opener) = (
+            self.location.clone(),
+            super::read(&self.inner.opener).clone(),
+        );
+        let source = tokio::task::spawn_blocking(move || location.open(opener.as_ref()))
+            .await
+            .map_err(|e| Error::Internal(format!("source task failed: {e}")))??;
+        let _ = self.source.set(source);
+        Ok(())
+    }
+
     async fn upload(self: Arc<Self>) -> Result<UploadResult> {
+        self.open_source().await?;
         let mut restarts = 0;
         loop {
             let ticket = self.ticket().await?;
@@ -296,7 +319,7 @@ impl FileCtx {
                     .get_session(&self.id)?
                     .and_then(|s| s.video_id);
                 let known = video_id.or(session_video);
-                let name = file_name(&self.path);
+                let name = self.source()?.file_name();
                 let create = || {
                     self.with_retry(|| {
                         let size = self.total();
@@ -329,7 +352,7 @@ impl FileCtx {
                 })
             }
             UploadTarget::Image => {
-                let name = file_name(&self.path);
+                let name = self.source()?.file_name();
                 let ticket = self
                     .with_retry(|| {
                         self.inner
@@ -507,8 +530,8 @@ impl FileCtx {
     }
 
     async fn fingerprint(&self) -> Result<Fingerprint> {
-        let path = self.path.clone();
-        let fp = tokio::task::spawn_blocking(move || Fingerprint::of(&path))
+        let source = self.source()?.clone();
+        let fp = tokio::task::spawn_blocking(move || Fingerprint::of_source(&source))
             .await
             .map_err(|e| Error::Internal(format!("fingerprint task failed: {e}")))??;
         if fp.size != self.total() {
@@ -562,7 +585,7 @@ impl FileCtx {
     }
 
     async fn put_object(self: &Arc<Self>, loc: &OssLocation) -> Result<u64> {
-        let content_type = content_type_for(&self.path);
+        let content_type = content_type_for(self.source()?.file_name());
         let headers = self.extra_headers();
         let res = self
             .with_retry(|| {
@@ -577,7 +600,7 @@ impl FileCtx {
                     let r = me
                         .inner
                         .oss
-                        .put_object(loc, &auth, &me.path, &content_type, &headers, &progress)
+                        .put_object(loc, &auth, me.source()?, &content_type, &headers, &progress)
                         .await;
                     me.progress
                         .inflight
@@ -665,7 +688,7 @@ impl FileCtx {
         // The file must still be what we uploaded before we seal the object.
         let now = self.fingerprint().await?;
         if now != fp {
-            return Err(Error::FileChanged(self.path.clone()));
+            return Err(Error::FileChanged(self.location.display_path()));
         }
         let parts: Vec<(u32, String)> = done
             .values()
@@ -783,8 +806,8 @@ impl FileCtx {
                     image_id: None,
                     image_url: ticket.image_url.clone(),
                     part_size,
-                    content_type: Some(content_type_for(&self.path)),
-                    fingerprint: *fp,
+                    content_type: Some(content_type_for(self.source()?.file_name())),
+                    fingerprint: fp.clone(),
                     created_at: SystemTime::now(),
                     credentials_expire_at: ticket.auth.credentials.expires_at,
                 };
@@ -824,10 +847,10 @@ impl FileCtx {
             Some(u) => u,
             None => {
                 let headers = self.extra_headers();
-                let content_type = session
-                    .content_type
-                    .clone()
-                    .unwrap_or_else(|| content_type_for(&self.path));
+                let content_type = match &session.content_type {
+                    Some(t) => t.clone(),
+                    None => content_type_for(self.source()?.file_name()),
+                };
                 let u = self
                     .with_retry(|| async {
                         let auth = self.oss_auth()?;
@@ -874,8 +897,9 @@ impl FileCtx {
                 kept.push(p.clone());
                 continue;
             }
-            let (path, offset, len) = (self.path.clone(), (n as u64 - 1) * part_size, l.size);
-            let crc = tokio::task::spawn_blocking(move || crc_of_range(&path, offset, len))
+            let (source, offset, len) =
+                (self.source()?.clone(), (n as u64 - 1) * part_size, l.size);
+            let crc = tokio::task::spawn_blocking(move || crc_of_range(&source, offset, len))
                 .await
                 .map_err(|e| Error::Internal(format!("CRC task failed: {e}")))??;
             tracing::info!(file = %self.id, part = n, "server has a part the checkpoint missed; not sending it again");
@@ -938,7 +962,16 @@ impl FileCtx {
                     let r = me
                         .inner
                         .oss
-                        .upload_part(loc, &auth, upload_id, n, &me.path, offset, len, &progress)
+                        .upload_part(
+                            loc,
+                            &auth,
+                            upload_id,
+                            n,
+                            me.source()?,
+                            offset,
+                            len,
+                            &progress,
+                        )
                         .await;
                     me.progress
                         .inflight
@@ -1170,33 +1203,24 @@ fn expires_soon(a: &FileAuth, ahead: Duration) -> bool {
     left < ahead.min(lifetime / 2)
 }
 
-fn crc_of_range(path: &Path, offset: u64, len: u64) -> Result<u64> {
-    use std::io::{Read, Seek, SeekFrom};
-    let file_err = |source| Error::File {
-        path: path.to_owned(),
-        source,
-    };
-    let mut f = std::fs::File::open(path).map_err(file_err)?;
-    f.seek(SeekFrom::Start(offset)).map_err(file_err)?;
+fn crc_of_range(source: &Source, offset: u64, len: u64) -> Result<u64> {
+    let reader = source.reader()?;
     let mut digest = crc64::Crc64::new();
     let mut buf = vec![0u8; 256 * 1024];
-    let mut left = len;
-    while left > 0 {
-        let want = buf.len().min(left as usize);
-        let got = f.read(&mut buf[..want]).map_err(file_err)?;
-        if got == 0 {
-            return Err(Error::FileChanged(path.to_owned()));
+    let (mut at, end) = (offset, offset + len);
+    while at < end {
+        let want = buf.len().min((end - at) as usize);
+        match reader.read_exact_at(&mut buf[..want], at) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(Error::FileChanged(source.name().to_owned()));
+            }
+            Err(e) => return Err(source.error(e)),
         }
-        digest.update(&buf[..got]);
-        left -= got as u64;
+        digest.update(&buf[..want]);
+        at += want as u64;
     }
     Ok(digest.finish())
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "upload.bin".into())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -13,6 +13,7 @@ use super::credentials::{CredentialProvider, ProviderBridge};
 use super::error::VodUploadError;
 use super::events::{EventBridge, EventSubscription, UploadEventListener};
 use super::listener::{ListenerBridge, UploadListener};
+use super::source::{Opener, SourceOpener};
 use super::types::{
     ClientConfig, ClientStatus, FileInfo, NetworkPolicy, NetworkState, UploadTarget, VodInfo,
 };
@@ -172,8 +173,8 @@ impl VodUploadClient {
 
     /// Adds a file to the end of the queue and returns its id. `target` defaults to the
     /// file's type: images go to CreateUploadImage, everything else to CreateUploadVideo.
-    /// The file must exist and be readable by the app (copy `content://` URIs to a file
-    /// first).
+    /// The file must exist and be readable by the app (for a `content://` Uri or an asset, use
+    /// `addUri`: no copy needed).
     #[uniffi::method(default(target = None, vod_info))]
     pub fn add_file(
         &self,
@@ -185,6 +186,40 @@ impl VodUploadClient {
         let path = std::path::PathBuf::from(path);
         let target = target.map_or_else(|| model::UploadTarget::for_path(&path), Into::into);
         Ok(self.engine.add_file(path, target, vod_info.into_model()?)?)
+    }
+
+    /// Adds a file the app's `SourceOpener` reads (a `content://` Uri, a PHAsset id, ...) and
+    /// returns its id. The opener must be set (`setSourceOpener`); it opens the URI now to
+    /// check it, and again whenever the upload (re)starts, also after an app restart. `target`
+    /// defaults by the source's name as for `addFile` (pass it for a name without extension).
+    #[uniffi::method(default(target = None, vod_info))]
+    pub fn add_uri(
+        &self,
+        uri: String,
+        vod_info: VodInfo,
+        target: Option<UploadTarget>,
+    ) -> Result<String> {
+        self.check_open()?;
+        if uri.trim().is_empty() {
+            return Err(VodUploadError::InvalidArgument {
+                detail: "the URI is empty".into(),
+            });
+        }
+        let source = crate::source::FileSource::Uri(uri);
+        let target = target.map_or_else(|| model::UploadTarget::for_source(&source), Into::into);
+        Ok(self
+            .engine
+            .add_file(source, target, vod_info.into_model()?)?)
+    }
+
+    /// Sets (or removes, with null) the opener of files added by URI. Set it right after
+    /// creating the client, before `start`, so files restored from the database can be read.
+    pub fn set_source_opener(&self, opener: Option<Arc<dyn SourceOpener>>) -> Result<()> {
+        self.check_open()?;
+        self.engine.set_source_opener(
+            opener.map(|o| Arc::new(Opener(o)) as Arc<dyn crate::source::SourceOpener>),
+        );
+        Ok(())
     }
 
     /// Removes a file from the queue, cancelling its upload (and aborting it on the server);

@@ -6,7 +6,8 @@
 //!   its tokio runtime;
 //! * [`events::UploadEvent`], one enum of every event, and `subscribe` for any number of
 //!   [`events::UploadEventListener`]s;
-//! * [`listener::UploadListener`], [`credentials::CredentialProvider`], [`logging::LogSink`]:
+//! * [`listener::UploadListener`], [`credentials::CredentialProvider`], [`logging::LogSink`],
+//!   [`source::SourceOpener`] / [`source::ByteSource`]:
 //!   traits the app implements; every method returns `Result`, so a foreign exception never
 //!   becomes a Rust panic;
 //! * [`types`]: records and enums mirroring [`crate::model`];
@@ -21,6 +22,7 @@ mod error;
 mod events;
 mod listener;
 mod logging;
+mod source;
 mod types;
 
 /// The library's name and version, e.g. `vod-upload 0.1.0`: lets an app log which native

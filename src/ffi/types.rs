@@ -232,7 +232,10 @@ impl From<model::FileError> for FileError {
 pub struct FileInfo {
     /// Stable id: survives restarts and the deletion of other files (unlike an index).
     pub id: String,
+    /// The local path, or the URI for a file added with `addUri`.
     pub path: String,
+    /// Added with `addUri`: `path` is a URI read through the app's `SourceOpener`.
+    pub is_uri: bool,
     pub target: UploadTarget,
     pub vod_info: VodInfo,
     pub status: FileStatus,
@@ -257,7 +260,8 @@ impl From<model::FileInfo> for FileInfo {
     fn from(f: model::FileInfo) -> Self {
         FileInfo {
             id: f.id,
-            path: f.path.display().to_string(),
+            path: f.source.location(),
+            is_uri: matches!(f.source, crate::source::FileSource::Uri(_)),
             target: f.target.into(),
             vod_info: f.vod_info.into(),
             status: f.status.into(),

@@ -7,24 +7,25 @@
 //! MD5 the native SDKs compute at every start. SHA-256 rather than CRC-64: at this size its cost
 //! is negligible, and a 256-bit hash rules out accidental collisions without a second thought.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::{Error, Result};
+use crate::Result;
+use crate::source::{Reader, Source};
 
 /// Bytes hashed at each end of the file.
 pub const EDGE_BYTES: u64 = 64 * 1024;
 
 /// What identifies a file's content well enough to resume its upload safely.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
     pub size: u64,
-    /// Modification time in nanoseconds since the Unix epoch (negative before it).
+    /// Modification time in nanoseconds since the Unix epoch (negative before it); 0 for an
+    /// app-supplied source.
     pub mtime_ns: i64,
+    /// An app-supplied source's version tag (`ByteSource::version`); `None` for files.
+    pub version: Option<String>,
     /// SHA-256 of the first `min(size, 64 KiB)` bytes.
     pub head_sha256: [u8; 32],
     /// SHA-256 of the last `min(size, 64 KiB)` bytes.
@@ -32,22 +33,26 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
-    /// Fingerprints the file at `path`. A missing or unreadable file is [`Error::File`] (with
-    /// the I/O error's kind, e.g. `NotFound`).
+    /// Fingerprints the file at `path`. A missing or unreadable file is [`Error::File`]
+    /// (with the I/O error's kind, e.g. `NotFound`).
+    ///
+    /// [`Error::File`]: crate::Error::File
     pub fn of(path: &Path) -> Result<Fingerprint> {
-        let file_err = |source| Error::File {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut file = File::open(path).map_err(file_err)?;
+        Fingerprint::of_source(&Source::path(path))
+    }
+
+    /// Fingerprints a file or an app-supplied source. Blocking.
+    pub fn of_source(source: &Source) -> Result<Fingerprint> {
+        let reader = source.reader()?;
         // Size and mtime from the open handle, so they describe the same file we hash.
-        let (size, mtime_ns) = stat(&file).map_err(file_err)?;
-        let head_sha256 = hash_range(&mut file, 0, size.min(EDGE_BYTES)).map_err(file_err)?;
-        let tail_len = size.min(EDGE_BYTES);
-        let tail_sha256 = hash_range(&mut file, size - tail_len, tail_len).map_err(file_err)?;
+        let (size, mtime_ns, version) = stamp(&reader).map_err(|e| source.error(e))?;
+        let edge = size.min(EDGE_BYTES);
+        let head_sha256 = hash_range(&reader, 0, edge).map_err(|e| source.error(e))?;
+        let tail_sha256 = hash_range(&reader, size - edge, edge).map_err(|e| source.error(e))?;
         Ok(Fingerprint {
             size,
             mtime_ns,
+            version,
             head_sha256,
             tail_sha256,
         })
@@ -57,41 +62,27 @@ impl Fingerprint {
     /// reads the file only when they match. A missing file is an error, not `false`: the caller
     /// reports it as such (`FileNotExist`) rather than restarting the upload.
     pub fn matches(&self, path: &Path) -> Result<bool> {
-        let file_err = |source| Error::File {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = File::open(path).map_err(file_err)?;
-        if stat(&file).map_err(file_err)? != (self.size, self.mtime_ns) {
+        let source = Source::path(path);
+        let reader = source.reader()?;
+        if stamp(&reader).map_err(|e| source.error(e))?
+            != (self.size, self.mtime_ns, self.version.clone())
+        {
             return Ok(false);
         }
-        drop(file);
-        Ok(Fingerprint::of(path)? == *self)
+        drop(reader);
+        Ok(Fingerprint::of_source(&source)? == *self)
     }
 }
 
-fn stat(file: &File) -> std::io::Result<(u64, i64)> {
-    let meta = file.metadata()?;
-    Ok((meta.len(), unix_nanos(meta.modified()?)))
+fn stamp(reader: &Reader) -> std::io::Result<(u64, i64, Option<String>)> {
+    Ok((reader.size()?, reader.mtime_ns()?, reader.version()?))
 }
 
-fn unix_nanos(t: SystemTime) -> i64 {
-    let clamp = |n: u128| i64::try_from(n).unwrap_or(i64::MAX);
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => clamp(d.as_nanos()),
-        Err(before) => -clamp(before.duration().as_nanos()),
-    }
-}
-
-fn hash_range(file: &mut File, offset: u64, len: u64) -> std::io::Result<[u8; 32]> {
-    file.seek(SeekFrom::Start(offset))?;
-    let mut hasher = Sha256::new();
-    let copied = std::io::copy(&mut file.take(len), &mut hasher)?;
-    if copied != len {
-        // Truncated between the stat and the read.
-        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
-    }
-    Ok(hasher.finalize().into())
+fn hash_range(reader: &Reader, offset: u64, len: u64) -> std::io::Result<[u8; 32]> {
+    // At most EDGE_BYTES: one buffer, one positional read.
+    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+    reader.read_exact_at(&mut buf, offset)?;
+    Ok(Sha256::digest(&buf).into())
 }
 
 /// Lower-case hex, as stored in the database.

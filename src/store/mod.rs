@@ -23,6 +23,8 @@ mod schema;
 mod tests;
 
 use std::path::PathBuf;
+
+use crate::source::FileSource;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::Type;
@@ -40,7 +42,7 @@ pub use fingerprint::{EDGE_BYTES, Fingerprint};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewFile {
     pub id: FileId,
-    pub path: PathBuf,
+    pub source: FileSource,
     pub target: UploadTarget,
     pub vod_info: VodInfo,
     pub bytes_total: u64,
@@ -52,7 +54,7 @@ pub struct NewFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRow {
     pub id: FileId,
-    pub path: PathBuf,
+    pub source: FileSource,
     pub target: UploadTarget,
     pub vod_info: VodInfo,
     pub status: FileStatus,
@@ -125,20 +127,23 @@ pub struct PartRecord {
 
 const FILE_COLUMNS: &str = "f.id, f.path, f.target, f.vod_info, f.status, f.bytes_total, \
      f.added_at, f.error_code, f.error_message, f.error_request_id, f.endpoint, f.bucket, \
-     f.object, f.video_id, f.image_url, f.crc64, \
+     f.object, f.video_id, f.image_url, f.crc64, f.source, \
      CASE WHEN f.status = 'succeeded' THEN f.bytes_total \
           ELSE (SELECT COALESCE(SUM(p.size), 0) FROM parts p WHERE p.file_id = f.id) END";
 
 const SESSION_COLUMNS: &str = "file_id, upload_id, endpoint, bucket, object, video_id, \
      image_id, image_url, part_size, content_type, file_size, file_mtime_ns, file_head_sha256, \
-     file_tail_sha256, created_at, credentials_expire_at";
+     file_tail_sha256, created_at, credentials_expire_at, file_version";
 
 impl Store {
     // ---- files ----
 
     /// Appends a file to the queue (status `Ready`) and returns it as stored.
     pub fn insert_file(&self, file: &NewFile) -> Result<FileRow> {
-        let path = path_text(&file.path)?;
+        let (source, path) = match &file.source {
+            FileSource::Path(p) => ("path", path_text(p)?),
+            FileSource::Uri(u) => ("uri", u.as_str()),
+        };
         let target = to_json(&file.target)?;
         let vod_info = to_json(&file.vod_info)?;
         let bytes_total = int(file.bytes_total)?;
@@ -146,9 +151,9 @@ impl Store {
         let what = || format!("add file {}", file.id);
         conn.prepare_cached(
             "INSERT INTO files (id, position, path, target, vod_info, status, bytes_total, \
-             added_at) \
+             added_at, source) \
              VALUES (?1, (SELECT COALESCE(MAX(position), 0) + 1 FROM files), ?2, ?3, ?4, \
-             'ready', ?5, ?6)",
+             'ready', ?5, ?6, ?7)",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -157,7 +162,8 @@ impl Store {
                 target,
                 vod_info,
                 bytes_total,
-                to_ms(file.added_at)
+                to_ms(file.added_at),
+                source
             ])
         })
         .ctx(&what())?;
@@ -293,7 +299,7 @@ impl Store {
         // to the ledger.
         tx.prepare_cached(&format!(
             "INSERT INTO sessions ({SESSION_COLUMNS}) \
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16 \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17 \
              WHERE EXISTS (SELECT 1 FROM files WHERE id = ?1) \
              ON CONFLICT (file_id) DO UPDATE SET upload_id = excluded.upload_id, \
              endpoint = excluded.endpoint, bucket = excluded.bucket, object = excluded.object, \
@@ -303,7 +309,8 @@ impl Store {
              file_mtime_ns = excluded.file_mtime_ns, \
              file_head_sha256 = excluded.file_head_sha256, \
              file_tail_sha256 = excluded.file_tail_sha256, created_at = excluded.created_at, \
-             credentials_expire_at = excluded.credentials_expire_at"
+             credentials_expire_at = excluded.credentials_expire_at, \
+             file_version = excluded.file_version"
         ))
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -323,6 +330,7 @@ impl Store {
                 fingerprint::to_hex(&s.fingerprint.tail_sha256),
                 to_ms(s.created_at),
                 s.credentials_expire_at.map(to_ms),
+                s.fingerprint.version,
             ])
         })
         .ctx(&what())?;
@@ -469,7 +477,7 @@ fn file_row(r: &Row<'_>) -> rusqlite::Result<FileRow> {
     let error_request_id: Option<String> = r.get(9)?;
     Ok(FileRow {
         id: r.get(0)?,
-        path: PathBuf::from(r.get::<_, String>(1)?),
+        source: source_col(r, 1, 16)?,
         target: json_col(r, 2)?,
         vod_info: json_col(r, 3)?,
         status: status_col(r, 4)?,
@@ -489,7 +497,7 @@ fn file_row(r: &Row<'_>) -> rusqlite::Result<FileRow> {
             .get::<_, Option<String>>(15)?
             .map(|s| parse_crc(15, &s))
             .transpose()?,
-        bytes_done: u64_col(r, 16)?,
+        bytes_done: u64_col(r, 17)?,
     })
 }
 
@@ -508,6 +516,7 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
         fingerprint: Fingerprint {
             size: u64_col(r, 10)?,
             mtime_ns: r.get(11)?,
+            version: r.get(16)?,
             head_sha256: hash_col(r, 12)?,
             tail_sha256: hash_col(r, 13)?,
         },
@@ -535,6 +544,18 @@ fn u64_col(r: &Row<'_>, idx: usize) -> rusqlite::Result<u64> {
 fn json_col<T: serde::de::DeserializeOwned>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
     let text: String = r.get(idx)?;
     serde_json::from_str(&text).map_err(|e| bad_column(idx, format!("invalid stored JSON: {e}")))
+}
+
+fn source_col(r: &Row<'_>, path: usize, kind: usize) -> rusqlite::Result<FileSource> {
+    let location: String = r.get(path)?;
+    match r.get::<_, String>(kind)?.as_str() {
+        "path" => Ok(FileSource::Path(PathBuf::from(location))),
+        "uri" => Ok(FileSource::Uri(location)),
+        other => Err(bad_column(
+            kind,
+            format!("unknown file source kind {other:?}"),
+        )),
+    }
 }
 
 fn status_col(r: &Row<'_>, idx: usize) -> rusqlite::Result<FileStatus> {

@@ -12,7 +12,7 @@ use crate::error::{StoreError, StoreErrorKind};
 use crate::{Error, Result};
 
 /// The schema version this code writes (`PRAGMA user_version`).
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
 
 /// `PRAGMA application_id` ("VODU"): tells our database apart from any other SQLite file the
 /// app might point us at by mistake.
@@ -23,7 +23,7 @@ pub(crate) const CREATE: &str = r#"
 -- files: the upload queue, one row per added file, in queue order.
 --   id          the engine's FileId (a UUID string); stable across restarts.
 --   position    queue order; `add` appends (max + 1). Gaps after deletes are harmless.
---   path        the local file (UTF-8).
+--   path        the local file (UTF-8), or the URI of an app-supplied source (see `source`).
 --   target      JSON of model::UploadTarget; vod_info: JSON of model::VodInfo.
 --   status      model::FileStatus in snake_case.
 --   bytes_total the file size when added (or when its upload restarted).
@@ -33,6 +33,8 @@ pub(crate) const CREATE: &str = r#"
 --               (UploadAddress / the target), and the result after success.
 --   crc64       the object's CRC-64/XZ after success, as a decimal string (u64 does not fit
 --               SQLite's i64; decimal is also how OSS writes it in x-oss-hash-crc64ecma).
+--   source      'path': `path` is a local file; 'uri': `path` is a URI the app's
+--               SourceOpener opens (added in version 2).
 CREATE TABLE files (
     id               TEXT PRIMARY KEY NOT NULL,
     position         INTEGER NOT NULL UNIQUE,
@@ -51,7 +53,8 @@ CREATE TABLE files (
     object           TEXT,
     video_id         TEXT,
     image_url        TEXT,
-    crc64            TEXT
+    crc64            TEXT,
+    source           TEXT NOT NULL DEFAULT 'path' CHECK (source IN ('path', 'uri'))
 ) STRICT;
 
 -- sessions: the upload in progress of one file (at most one per file).
@@ -61,7 +64,9 @@ CREATE TABLE files (
 --   part_size   the part size AS USED by this upload (never recomputed on resume).
 --   content_type sent with Initiate / PutObject.
 --   file_*      the fingerprint taken when the upload started: size, mtime (ns since the
---               epoch) and SHA-256 (lower-case hex) of the first and last 64 KiB.
+--               epoch; 0 for a URI source) and SHA-256 (lower-case hex) of the first and last
+--               64 KiB; file_version: a URI source's version tag (ByteSource::version), NULL
+--               for files and sources without one (added in version 2).
 --   created_at  unix milliseconds.
 --   credentials_expire_at: unix milliseconds, when known. Credential METADATA only: no
 --               AccessKeySecret, SecurityToken or UploadAuth is ever stored.
@@ -81,7 +86,8 @@ CREATE TABLE sessions (
     file_head_sha256      TEXT NOT NULL,
     file_tail_sha256      TEXT NOT NULL,
     created_at            INTEGER NOT NULL,
-    credentials_expire_at INTEGER
+    credentials_expire_at INTEGER,
+    file_version          TEXT
 ) STRICT;
 
 -- parts: the ledger of finished parts of a session's multipart upload; one short transaction
@@ -153,18 +159,18 @@ pub(crate) fn init(conn: &mut Connection) -> Result<()> {
 }
 
 /// Migrates a database at `from` (1 ≤ from < VERSION) to [`VERSION`], one step per arm: arm
-/// `n` turns an `n` database into `n + 1`. Runs inside the caller's transaction. Version 1 is
-/// the first release, so there is no arm yet; the first one will look like
-/// `1 => tx.execute_batch("ALTER TABLE ...").ctx("migrate schema 1 to 2")?,`.
-#[allow(
-    clippy::never_loop,
-    clippy::match_single_binding,
-    reason = "the arm-per-version shape is kept while only the catch-all exists"
-)]
+/// `n` turns an `n` database into `n + 1`. Runs inside the caller's transaction.
 fn upgrade_from(tx: &Connection, from: u32) -> Result<()> {
-    let _ = tx;
     for version in from..VERSION {
         match version {
+            // 2: files added by URI (app-supplied byte sources) and their version tags.
+            1 => tx
+                .execute_batch(
+                    "ALTER TABLE files ADD COLUMN source TEXT NOT NULL DEFAULT 'path' \
+                     CHECK (source IN ('path', 'uri'));
+                     ALTER TABLE sessions ADD COLUMN file_version TEXT;",
+                )
+                .ctx("migrate checkpoint schema 1 to 2")?,
             other => {
                 return Err(StoreError::new(
                     StoreErrorKind::Incompatible,

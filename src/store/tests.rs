@@ -15,7 +15,7 @@ fn ms(n: u64) -> SystemTime {
 fn new_file(id: &str) -> NewFile {
     NewFile {
         id: id.into(),
-        path: format!("/videos/{id}.mp4").into(),
+        source: FileSource::Path(format!("/videos/{id}.mp4").into()),
         target: UploadTarget::Video,
         vod_info: VodInfo {
             title: Some(format!("title {id}")),
@@ -43,6 +43,7 @@ fn session(file_id: &str, upload_id: Option<&str>) -> Session {
         fingerprint: Fingerprint {
             size: 10 * 1024 * 1024,
             mtime_ns: 1_700_000_000_123_456_789,
+            version: None,
             head_sha256: [0xab; 32],
             tail_sha256: [0x01; 32],
         },
@@ -88,7 +89,7 @@ fn file_crud() {
     let nf = new_file("a");
     let row = store.insert_file(&nf).unwrap();
     assert_eq!(row.id, "a");
-    assert_eq!(row.path, nf.path);
+    assert_eq!(row.source, nf.source);
     assert_eq!(row.target, UploadTarget::Video);
     assert_eq!(row.vod_info, nf.vod_info);
     assert_eq!(row.status, FileStatus::Ready);
@@ -262,6 +263,34 @@ fn queue_order_survives_deletes() {
     assert!(ids(&store).is_empty());
     store.insert_file(&new_file("g")).unwrap();
     assert_eq!(ids(&store), ["g"]);
+}
+
+#[test]
+fn uri_files_and_source_versions_round_trip() {
+    let store = Store::open_in_memory().unwrap();
+    let mut nf = new_file("u");
+    nf.source = FileSource::Uri("content://media/external/video/media/42".into());
+    assert_eq!(store.insert_file(&nf).unwrap().source, nf.source);
+    store.insert_file(&new_file("p")).unwrap();
+    let listed: Vec<FileSource> = store
+        .list_files()
+        .unwrap()
+        .into_iter()
+        .map(|f| f.source)
+        .collect();
+    assert_eq!(listed, [nf.source.clone(), new_file("p").source]);
+
+    let mut s = session("u", Some("up"));
+    s.fingerprint.mtime_ns = 0;
+    s.fingerprint.version = Some("1700000000123:4096".into());
+    store.save_session(&s).unwrap();
+    assert_eq!(store.get_session("u").unwrap().unwrap(), s);
+    s.fingerprint.version = None;
+    store.save_session(&s).unwrap();
+    assert_eq!(
+        store.get_session("u").unwrap().unwrap().fingerprint.version,
+        None
+    );
 }
 
 #[test]
@@ -722,6 +751,11 @@ fn v1_database_migrates_with_its_data_and_matches_a_fresh_one() {
     let store = Store::open(&path).unwrap();
     assert_eq!(ids(&store), ["f1", "f2"]);
     let f1 = store.get_file("f1").unwrap().unwrap();
+    assert_eq!(
+        f1.source,
+        FileSource::Path("/v/1.mp4".into()),
+        "v1 rows are paths"
+    );
     assert_eq!(f1.vod_info.title.as_deref(), Some("one"));
     assert_eq!(f1.vod_info.priority, Some(6));
     assert_eq!(f1.status, FileStatus::Uploading);
@@ -732,6 +766,7 @@ fn v1_database_migrates_with_its_data_and_matches_a_fresh_one() {
     let s = store.get_session("f1").unwrap().unwrap();
     assert_eq!(s.upload_id.as_deref(), Some("up-1"));
     assert_eq!(s.fingerprint.head_sha256, [0xaa; 32]);
+    assert_eq!(s.fingerprint.version, None);
     assert_eq!(s.credentials_expire_at, Some(ms(1_700_000_003_600)));
     assert_eq!(store.parts("f1").unwrap()[0].crc64, u64::MAX);
 
@@ -910,7 +945,7 @@ fn non_utf8_paths_are_refused_clearly() {
         use std::os::unix::ffi::OsStrExt;
         let store = Store::open_in_memory().unwrap();
         let mut nf = new_file("a");
-        nf.path = std::ffi::OsStr::from_bytes(b"/v/\xff.mp4").into();
+        nf.source = FileSource::Path(std::ffi::OsStr::from_bytes(b"/v/\xff.mp4").into());
         assert!(matches!(
             store.insert_file(&nf),
             Err(Error::InvalidArgument(_))

@@ -5,8 +5,6 @@
 //! once; nothing else is retried here (retry policy belongs to the engine). Dropping any
 //! returned future cancels its request.
 
-use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -27,6 +25,7 @@ use crate::protocol::xml::{
     InitiateMultipartUploadResult, ListPartsResult, from_xml, to_xml,
 };
 use crate::protocol::{SignatureVersion, parse_oss_error};
+use crate::source::{Reader, Source};
 
 /// Body chunk size read from the file and handed to the connection.
 const CHUNK: usize = 256 * 1024;
@@ -132,8 +131,8 @@ pub struct OssClient {
 enum Body<'a> {
     None,
     Bytes(Bytes),
-    File {
-        path: &'a Path,
+    Source {
+        source: &'a Source,
         offset: u64,
         len: u64,
     },
@@ -220,7 +219,7 @@ impl OssClient {
         auth: &OssAuth,
         upload_id: &str,
         part_number: u32,
-        file: &Path,
+        source: &Source,
         offset: u64,
         len: u64,
         progress: Progress<'_>,
@@ -233,8 +232,8 @@ impl OssClient {
             "content-type".to_owned(),
             "application/octet-stream".to_owned(),
         )];
-        let body = Body::File {
-            path: file,
+        let body = Body::Source {
+            source,
             offset,
             len,
         };
@@ -381,22 +380,23 @@ impl OssClient {
         &self,
         loc: &OssLocation,
         auth: &OssAuth,
-        file: &Path,
+        source: &Source,
         content_type: &str,
         extra_headers: &[(String, String)],
         progress: Progress<'_>,
     ) -> Result<PutObjectResult> {
-        let len = tokio::fs::metadata(file)
+        let len = {
+            let source = source.clone();
+            tokio::task::spawn_blocking(move || {
+                source.reader()?.size().map_err(|e| source.error(e))
+            })
             .await
-            .map_err(|source| Error::File {
-                path: file.to_owned(),
-                source,
-            })?
-            .len();
+        }
+        .map_err(|e| source.error(std::io::Error::other(e)))??;
         let mut headers = vec![("content-type".to_owned(), content_type.to_owned())];
         headers.extend(extra_headers.iter().cloned());
-        let body = Body::File {
-            path: file,
+        let body = Body::Source {
+            source,
             offset: 0,
             len,
         };
@@ -620,10 +620,14 @@ impl OssClient {
                     .map_err(|e| map_reqwest_error(e, &url))?;
                 (r, None)
             }
-            Body::File { path, offset, len } => {
+            Body::Source {
+                source,
+                offset,
+                len,
+            } => {
                 let (r, crc) = self
                     .send_file(
-                        builder, header_map, &url, path, *offset, *len, progress, reported,
+                        builder, header_map, &url, source, *offset, *len, progress, reported,
                     )
                     .await?;
                 (r, Some(crc))
@@ -640,7 +644,7 @@ impl OssClient {
             MAX_SMALL_BODY
         };
         let body_bytes = match body {
-            Body::File { .. } => {
+            Body::Source { .. } => {
                 tokio::time::timeout(self.config.stall_timeout, read_body(response, limit, &url))
                     .await
                     .map_err(|_| stall_error(&self.config, &url))??
@@ -673,35 +677,28 @@ impl OssClient {
         builder: reqwest::RequestBuilder,
         mut headers: HeaderMap,
         url: &Url,
-        path: &Path,
+        source: &Source,
         offset: u64,
         len: u64,
         progress: Option<Progress<'_>>,
         reported: &mut u64,
     ) -> Result<(reqwest::Response, u64)> {
-        let file_error = |source| Error::File {
-            path: path.to_owned(),
-            source,
-        };
         let opened = {
-            let path = path.to_owned();
-            tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, u64)> {
-                let mut file = std::fs::File::open(&path)?;
-                let size = file.metadata()?.len();
-                file.seek(SeekFrom::Start(offset))?;
-                Ok((file, size))
+            let source = source.clone();
+            tokio::task::spawn_blocking(move || -> Result<(Reader, u64)> {
+                let reader = source.reader()?;
+                let size = reader.size().map_err(|e| source.error(e))?;
+                Ok((reader, size))
             })
             .await
         };
-        let (file, size) = opened
-            .map_err(|e| file_error(std::io::Error::other(e)))?
-            .map_err(file_error)?;
+        let (reader, size) = opened.map_err(|e| source.error(std::io::Error::other(e)))??;
         if size < offset.saturating_add(len) {
-            return Err(Error::FileChanged(path.to_owned()));
+            return Err(Error::FileChanged(source.name().to_owned()));
         }
 
         let shared = Arc::new(BodyState::default());
-        let stream = file_stream(file, len, path.to_owned(), shared.clone());
+        let stream = file_stream(reader, offset, len, shared.clone());
         headers.insert(reqwest::header::CONTENT_LENGTH, HeaderValue::from(len));
         let send = builder
             .headers(headers)
@@ -849,9 +846,11 @@ impl BodyState {
     }
 }
 
-/// Reads a file sequentially into reusable chunk buffers, checksumming what it reads.
+/// Reads a range sequentially into reusable chunk buffers, checksumming what it reads.
 struct ChunkReader {
-    file: std::fs::File,
+    reader: Reader,
+    /// Where the next chunk starts.
+    pos: u64,
     buf: BytesMut,
     crc: Crc64,
 }
@@ -868,31 +867,34 @@ impl ChunkReader {
 
     /// Fills the prepared buffer; `UnexpectedEof` if the file ends first (it shrank).
     fn fill(&mut self) -> std::io::Result<Bytes> {
-        self.file.read_exact(&mut self.buf)?;
+        self.reader.read_exact_at(&mut self.buf, self.pos)?;
+        self.pos += self.buf.len() as u64;
         let chunk = self.buf.split().freeze();
         self.crc.update(&chunk);
         Ok(chunk)
     }
 }
 
-/// The file range as a stream of chunks of at most [`CHUNK`] bytes.
+/// The source's range as a stream of chunks of at most [`CHUNK`] bytes.
 ///
 /// Each chunk is read straight into its own buffer (no intermediate copy) and fed to the CRC
 /// on a blocking thread, so neither file I/O nor checksumming runs on the async workers. The
 /// buffer's allocation is reused once the connection has released the previous chunk.
 fn file_stream(
-    file: std::fs::File,
+    reader: Reader,
+    offset: u64,
     len: u64,
-    path: PathBuf,
     shared: Arc<BodyState>,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    let path = reader.name().to_owned();
     struct State {
         reader: Option<ChunkReader>,
         remaining: u64,
     }
     let init = State {
         reader: Some(ChunkReader {
-            file,
+            reader,
+            pos: offset,
             buf: BytesMut::new(),
             crc: Crc64::new(),
         }),
@@ -1108,11 +1110,10 @@ mod tests {
             .collect();
         let mut file = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut file, &data).unwrap();
-        let mut f = std::fs::File::open(file.path()).unwrap();
-        f.seek(SeekFrom::Start(500)).unwrap();
+        let reader = Source::path(file.path()).reader().unwrap();
         let len = (CHUNK * 2) as u64;
         let shared = Arc::new(BodyState::default());
-        let chunks: Vec<Bytes> = file_stream(f, len, file.path().into(), shared.clone())
+        let chunks: Vec<Bytes> = file_stream(reader, 500, len, shared.clone())
             .map(|c| c.unwrap())
             .collect()
             .await;
@@ -1129,9 +1130,9 @@ mod tests {
         use futures_util::StreamExt;
         let mut file = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut file, &vec![7u8; CHUNK + 10]).unwrap();
-        let f = std::fs::File::open(file.path()).unwrap();
+        let reader = Source::path(file.path()).reader().unwrap();
         let shared = Arc::new(BodyState::default());
-        let stream = file_stream(f, (CHUNK * 2) as u64, file.path().into(), shared.clone());
+        let stream = file_stream(reader, 0, (CHUNK * 2) as u64, shared.clone());
         futures_util::pin_mut!(stream);
         assert_eq!(stream.next().await.unwrap().unwrap().len(), CHUNK);
         // The app rewrites the file between two chunks.

@@ -21,6 +21,7 @@ use crate::protocol::sign::{
     OssRequest, ParsedAuthorization, parse_authorization, v1_signature, v1_string_to_sign,
     v4_canonical_request, v4_signature, v4_string_to_sign,
 };
+use crate::source::Source;
 
 const AK: &str = "STS.testkey";
 const SK: &str = "test-secret";
@@ -355,7 +356,7 @@ async fn upload_part_streams_the_range_and_checks_crc() {
                 &auth(version),
                 "UPLOAD*1",
                 2,
-                file.path(),
+                &Source::path(file.path()),
                 100_000,
                 600_000,
                 &report,
@@ -398,7 +399,7 @@ async fn crc_mismatch_is_an_integrity_error() {
             &auth(SignatureVersion::V1),
             "U",
             1,
-            file.path(),
+            &Source::path(file.path()),
             0,
             1000,
             &|_| {},
@@ -418,7 +419,7 @@ async fn short_file_is_file_changed() {
             &auth(SignatureVersion::V1),
             "U",
             1,
-            file.path(),
+            &Source::path(file.path()),
             500,
             600,
             &|_| {},
@@ -433,7 +434,7 @@ async fn short_file_is_file_changed() {
             &auth(SignatureVersion::V1),
             "U",
             1,
-            std::path::Path::new("/nonexistent/file.mp4"),
+            &Source::path("/nonexistent/file.mp4"),
             0,
             1,
             &|_| {},
@@ -475,7 +476,7 @@ async fn clock_skew_corrects_and_retries_once() {
             &auth(SignatureVersion::V1),
             "U",
             1,
-            file.path(),
+            &Source::path(file.path()),
             0,
             5000,
             &|d| {
@@ -524,7 +525,7 @@ async fn stalled_upload_times_out() {
             &auth(SignatureVersion::V1),
             "U",
             1,
-            file.path(),
+            &Source::path(file.path()),
             0,
             10_000,
             &|_| {},
@@ -551,7 +552,8 @@ async fn dropping_the_future_closes_the_connection() {
     let oss = client(http_config());
     let loc = location(&server, "k");
     let a = auth(SignatureVersion::V1);
-    let upload = oss.upload_part(&loc, &a, "U", 1, file.path(), 0, 10_000, &|_| {});
+    let source = Source::path(file.path());
+    let upload = oss.upload_part(&loc, &a, "U", 1, &source, 0, 10_000, &|_| {});
     // Cancel once the server has the whole request (the handler has run).
     let requests = server.requests.clone();
     let seen = async move {
@@ -712,7 +714,7 @@ async fn put_and_head_errors() {
         .put_object(
             &loc,
             &auth(SignatureVersion::V4),
-            file.path(),
+            &Source::path(file.path()),
             "image/png",
             &[],
             &|_| {},
@@ -1040,7 +1042,7 @@ async fn https_with_a_private_ca_is_refused_until_the_ca_is_trusted() {
                     &auth(SignatureVersion::V4),
                     "U",
                     1,
-                    &path,
+                    &Source::path(&path),
                     0,
                     300_000,
                     &|_| {},

@@ -11,3 +11,4 @@ mod network;
 mod persistence;
 mod queue;
 mod semantics;
+mod sources;

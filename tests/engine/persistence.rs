@@ -2,6 +2,7 @@ use std::time::{Duration, SystemTime};
 
 use vod_sim::ThrottleSettings;
 use vod_upload::protocol::SignatureVersion;
+use vod_upload::source::Source;
 use vod_upload::store::{Fingerprint, NewFile, PartRecord, Session, Store};
 use vod_upload::transport::http::{HttpConfig, build_client};
 use vod_upload::transport::oss::{OssAuth, OssClient, OssLocation};
@@ -114,7 +115,7 @@ async fn file_changed_between_runs_restarts_cleanly() {
     let mut h = Harness::new(|_| {}).await;
     let (id, _old) = upload_part_way(&h, "edited.mp4", 1024 * 1024).await;
     h.engine.shutdown();
-    let path = h.engine.file(&id).unwrap().path;
+    let path = h.engine.file(&id).unwrap().source.display_path();
     let new: Vec<u8> = (0..1100 * 1024).map(|i| (i % 251) as u8).collect();
     std::fs::write(&path, &new).unwrap();
     h.reopen();
@@ -241,7 +242,16 @@ async fn completed_before_a_kill_is_not_uploaded_again() {
         let offset = (n as u64 - 1) * PART;
         let len = PART.min(data.len() as u64 - offset);
         let p = oss
-            .upload_part(&loc, &auth, &upload_id, n, &path, offset, len, &|_| {})
+            .upload_part(
+                &loc,
+                &auth,
+                &upload_id,
+                n,
+                &Source::path(&path),
+                offset,
+                len,
+                &|_| {},
+            )
             .await
             .unwrap();
         parts.push(PartRecord {
@@ -264,7 +274,7 @@ async fn completed_before_a_kill_is_not_uploaded_again() {
         store
             .insert_file(&NewFile {
                 id: id.clone(),
-                path: path.clone(),
+                source: path.clone().into(),
                 target: UploadTarget::Video,
                 vod_info: VodInfo::default(),
                 bytes_total: data.len() as u64,

@@ -156,7 +156,7 @@ async fn step_queue(d: &mut Demo, s: &mut Step) -> Result<(), String> {
     {
         d.out.say(&format!(
             "  queued {:<11} {:>9}  as a VOD {:<5}  status {:?}",
-            file_name(&f.path),
+            file_name(&f.source.display_path()),
             human_bytes(f.bytes_total),
             if f.target == UploadTarget::Image {
                 "image"

@@ -34,7 +34,7 @@ pub fn list(args: ListArgs) -> Result<Exit, Failure> {
             let parts = store.parts(&r.id).map(|p| p.len()).unwrap_or(0);
             Obj::default()
                 .put("id", &r.id)
-                .put("file", r.path.display().to_string())
+                .put("file", r.source.location())
                 .put("target", target_name(&r.target))
                 .put("status", status_name(r.status))
                 .put("bytes_uploaded", r.bytes_done)
@@ -87,7 +87,7 @@ pub fn list(args: ListArgs) -> Result<Exit, Failure> {
             status_name(r.status).into(),
             format!("{pct:>3}% of {}", human_bytes(r.bytes_total)),
             result,
-            r.path.display().to_string(),
+            r.source.location(),
         ]);
     }
     print!("{}", table(&t));
@@ -128,7 +128,7 @@ pub async fn clear(args: ClearArgs) -> Result<Exit, Failure> {
             (None, _) | (_, FileStatus::Succeeded) => Abort::Nothing,
             (Some(s), _) => aborter.abort(r, s).await,
         };
-        let name = r.path.display().to_string();
+        let name = r.source.location();
         let (what, text) = match &abort {
             Abort::Nothing => ("none", String::new()),
             Abort::Aborted => {

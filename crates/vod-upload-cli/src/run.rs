@@ -220,7 +220,7 @@ pub async fn resume(args: ResumeArgs) -> Result<Exit, Failure> {
         let pos = items.len();
         items.push(Item {
             id: e.id.clone(),
-            name: e.path.display().to_string(),
+            name: e.source.location(),
             pos,
         });
     }
@@ -380,7 +380,10 @@ fn checkpoint_part_size(db: &Path, files: Option<&HashSet<PathBuf>>) -> Option<u
         .list_files()
         .ok()?
         .into_iter()
-        .filter(|f| f.status != FileStatus::Succeeded && files.is_none_or(|w| w.contains(&f.path)))
+        .filter(|f| {
+            f.status != FileStatus::Succeeded
+                && files.is_none_or(|w| w.contains(&f.source.display_path()))
+        })
         .filter_map(|f| store.get_session(&f.id).ok().flatten())
         .filter(|s| s.upload_id.is_some())
         .map(|s| s.part_size)
@@ -417,7 +420,9 @@ fn find_entry<'a>(
 ) -> Option<&'a FileInfo> {
     existing
         .iter()
-        .filter(|e| e.path == path && &e.target == target)
+        .filter(|e| {
+            e.source == vod_upload::FileSource::Path(path.to_owned()) && &e.target == target
+        })
         .max_by_key(|e| (e.status != FileStatus::Succeeded, e.added_at))
 }
 
