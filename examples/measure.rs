@@ -2,7 +2,9 @@
 //!
 //! 1. bytes re-sent after the engine is dropped mid-upload and reopened on the same database;
 //! 2. time from `set_network_state(cellular)` to the last byte the server receives;
-//! 3. peak memory (VmHWM of this process, which runs only the engine) for a 1 GiB upload.
+//! 3. peak memory (VmHWM of this process, which runs only the engine) for a 1 GiB upload;
+//!    `rss-source` measures the same upload added by URI and read through an app-supplied
+//!    `ByteSource` (as Android's `content://` Uris are): run it as its own process to compare.
 //!
 //! Run: `cargo build --release -p vod-sim && cargo run --release --example measure`
 //! (`VOD_SIM=/path/to/vod-sim` overrides the simulator binary; `MEASURE_GIB=4` uploads 4 GiB
@@ -23,7 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use vod_upload::{
-    Config, Engine, Event, EventListener, NetworkState, NetworkType, UploadTarget, VodInfo,
+    ByteSource, Config, Engine, Event, EventListener, FileSource, NetworkState, NetworkType,
+    SourceOpener, UploadTarget, VodInfo,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -208,16 +211,46 @@ fn vm_hwm_kib() -> u64 {
 }
 
 async fn upload(engine: &Engine, waiter: &Waiter, path: &Path) {
+    upload_source(engine, waiter, FileSource::Path(path.to_owned())).await
+}
+
+async fn upload_source(engine: &Engine, waiter: &Waiter, source: FileSource) {
     let notified = waiter.done.notified();
     tokio::pin!(notified);
     notified.as_mut().enable();
     engine
-        .add_file(path.to_owned(), UploadTarget::Video, VodInfo::default())
+        .add_file(source, UploadTarget::Video, VodInfo::default())
         .expect("add");
     engine.start();
     notified.await;
     if let Some(f) = waiter.failed.lock().unwrap().take() {
         panic!("upload failed: {f}");
+    }
+}
+
+/// An app-style byte source: positional reads of a file it opened itself.
+struct PreadOpener(PathBuf);
+
+struct PreadSource(std::fs::File);
+
+impl SourceOpener for PreadOpener {
+    fn open(&self, _uri: &str) -> std::io::Result<Arc<dyn ByteSource>> {
+        Ok(Arc::new(PreadSource(std::fs::File::open(&self.0)?)))
+    }
+}
+
+impl ByteSource for PreadSource {
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        std::os::unix::fs::FileExt::read_at(&self.0, buf, offset)
+    }
+    fn version(&self) -> std::io::Result<Option<String>> {
+        Ok(None)
+    }
+    fn name(&self) -> Option<String> {
+        Some("big.mp4".into())
     }
 }
 
@@ -249,7 +282,7 @@ fn opts() -> Opts {
             "--latency-ms" => o.latency_ms = value("--latency-ms").parse().expect("--latency-ms"),
             "--trials" => o.trials = value("--trials").parse().expect("--trials"),
             "--json" => o.json = true,
-            "resend" | "cut" | "rss" => o.sections.push(a),
+            "resend" | "cut" | "rss" | "rss-source" => o.sections.push(a),
             _ => panic!("unknown argument {a:?} (see the docs at the top of examples/measure.rs)"),
         }
     }
@@ -402,8 +435,13 @@ async fn main() {
         o.done_with(sim).await;
     }
 
-    // 3. Peak memory of the engine process for a 1 GiB (or MEASURE_GIB) upload.
-    if o.sections.iter().any(|s| s == "rss") {
+    // 3. Peak memory of the engine process for a 1 GiB (or MEASURE_GIB) upload, from a path
+    // or (rss-source) through a byte source.
+    for section in ["rss", "rss-source"] {
+        if !o.sections.iter().any(|s| s == section) {
+            continue;
+        }
+        let via_source = section == "rss-source";
         let gib: u64 = std::env::var("MEASURE_GIB")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -415,17 +453,23 @@ async fn main() {
         let engine = sim.engine(&dir.path().join("big.db"), waiter.clone());
         let before = vm_hwm_kib();
         let t0 = Instant::now();
-        upload(&engine, &waiter, &path).await;
+        if via_source {
+            engine.set_source_opener(Some(Arc::new(PreadOpener(path.clone()))));
+            upload_source(&engine, &waiter, FileSource::Uri("measure://big.mp4".into())).await;
+        } else {
+            upload(&engine, &waiter, &path).await;
+        }
         let secs = t0.elapsed().as_secs_f64();
         if o.json {
             println!(
                 "{}",
-                serde_json::json!({"metric": "rss", "size": size, "seconds": secs,
+                serde_json::json!({"metric": section, "size": size, "seconds": secs,
                     "vm_hwm_kib": vm_hwm_kib(), "vm_hwm_before_kib": before})
             );
         } else {
             println!(
-                "{gib} GiB upload: {:.1} s ({:.0} MiB/s); peak RSS of the engine process {} KiB (before the upload {} KiB)",
+                "{gib} GiB upload from {}: {:.1} s ({:.0} MiB/s); peak RSS of the engine process {} KiB (before the upload {} KiB)",
+                if via_source { "a byte source" } else { "a path" },
                 secs,
                 size as f64 / MIB as f64 / secs,
                 vm_hwm_kib(),

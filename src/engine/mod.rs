@@ -398,14 +398,17 @@ impl Engine {
 
     /// Adds a file (a path, or a URI read through the [`SourceOpener`]) to the end of the
     /// queue and returns its stable id. The file must exist and be readable now; if the engine
-    /// is running, it starts when its turn comes.
+    /// is running, it starts when its turn comes. Without a `target`, images go to
+    /// CreateUploadImage and everything else to CreateUploadVideo, by the file's name (a
+    /// source's display name for a URI).
     pub fn add_file(
         &self,
         source: impl Into<FileSource>,
-        target: UploadTarget,
+        target: impl Into<Option<UploadTarget>>,
         vod_info: VodInfo,
     ) -> Result<FileId> {
         let source = source.into();
+        let mut name = None;
         let size = match &source {
             FileSource::Path(path) => {
                 let meta = std::fs::metadata(path).map_err(|e| Error::File {
@@ -422,9 +425,14 @@ impl Engine {
             }
             FileSource::Uri(_) => {
                 let opened = source.open(read(&self.inner.opener).as_ref())?;
+                name = Some(opened.file_name());
                 opened.reader()?.size().map_err(|e| opened.error(e))?
             }
         };
+        let target = target.into().unwrap_or_else(|| match &name {
+            Some(name) => UploadTarget::for_path(std::path::Path::new(name)),
+            None => UploadTarget::for_source(&source),
+        });
         if let UploadTarget::Object {
             endpoint,
             bucket,

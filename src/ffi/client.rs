@@ -191,7 +191,7 @@ impl VodUploadClient {
     /// Adds a file the app's `SourceOpener` reads (a `content://` Uri, a PHAsset id, ...) and
     /// returns its id. The opener must be set (`setSourceOpener`); it opens the URI now to
     /// check it, and again whenever the upload (re)starts, also after an app restart. `target`
-    /// defaults by the source's name as for `addFile` (pass it for a name without extension).
+    /// defaults by the source's `name()` (else the URI's last segment) as for `addFile`.
     #[uniffi::method(default(target = None, vod_info))]
     pub fn add_uri(
         &self,

@@ -235,6 +235,7 @@ pub struct FileInfo {
     /// The local path, or the URI for a file added with `addUri`.
     pub path: String,
     /// Added with `addUri`: `path` is a URI read through the app's `SourceOpener`.
+    #[uniffi(default = false)]
     pub is_uri: bool,
     pub target: UploadTarget,
     pub vod_info: VodInfo,

@@ -1,6 +1,7 @@
 """The Python bindings against vod-sim: the queue, control, network, credentials, errors."""
 
 import asyncio
+import os
 import gc
 import threading
 
@@ -427,3 +428,62 @@ def test_shutdown_from_inside_a_listener(sim, tmp_path):
     assert seen.wait(WAIT)
     with pytest.raises(vu.VodUploadError.Closed):
         client.add_file(write_file(tmp_path, "late.mp4", 10 * KIB))
+
+
+class FileBackedSource(vu.ByteSource):
+    """An app-supplied byte source (as a content provider would be): positional reads only."""
+
+    def __init__(self, path, log):
+        self.fd = os.open(path, os.O_RDONLY)
+        self.log = log
+
+    def size(self):
+        return os.fstat(self.fd).st_size
+
+    def read_at(self, offset, length):
+        self.log.append(length)
+        return os.pread(self.fd, length, offset)
+
+    def version(self):
+        return str(os.fstat(self.fd).st_mtime_ns)
+
+    def name(self):
+        return "picked.mp4"
+
+    def __del__(self):
+        os.close(self.fd)
+
+
+class MediaOpener(vu.SourceOpener):
+    def __init__(self, files):
+        self.files, self.reads = files, []
+
+    def open(self, uri):
+        if uri not in self.files:
+            raise vu.SourceError.NotFound(f"no media at {uri}")
+        return FileBackedSource(self.files[uri], self.reads)
+
+
+def test_a_uri_uploads_through_the_apps_byte_source(sim, client, recorder, tmp_path):
+    path = write_file(tmp_path, "backing.bin", 700 * KIB)
+    twin = write_file(tmp_path, "twin.mp4", 0)
+    (tmp_path / twin).write_bytes((tmp_path / path).read_bytes())
+    opener = MediaOpener({"content://media/1": str(tmp_path / path)})
+    with pytest.raises(vu.VodUploadError.FileNotFound):
+        client.add_uri("content://media/1", vu.VodInfo())  # no opener yet
+    client.set_source_opener(opener)
+    with pytest.raises(vu.VodUploadError.FileNotFound):
+        client.add_uri("content://media/404", vu.VodInfo())
+
+    by_uri = client.add_uri("content://media/1", vu.VodInfo(title="by uri"))
+    by_path = client.add_file(str(tmp_path / twin), vu.VodInfo(title="by path"))
+    info = client.file(by_uri)
+    assert info.is_uri and info.path == "content://media/1" and info.bytes_total == 700 * KIB
+    assert not client.file(by_path).is_uri
+    client.start()
+    recorder.wait_event("all_done")
+    results = {e[1].id: e[2] for e in recorder.snapshot() if e[0] == "succeeded"}
+    assert results[by_uri].bytes == results[by_path].bytes == 700 * KIB
+    assert results[by_uri].crc64 == results[by_path].crc64, "the same bytes reached the server"
+    assert results[by_uri].object_key.endswith(".mp4"), "uploaded under the source's name"
+    assert opener.reads and max(opener.reads) <= 256 * KIB, "bounded reads, never the whole file"

@@ -89,6 +89,31 @@ final class ClientTests: XCTestCase {
         XCTAssertEqual(try sim.stat("multipart_uploads_completed"), 2)
     }
 
+    func testAFileURLUploadsInPlaceThroughTheSourceOpener() throws {
+        let (client, recorder) = try makeClient()
+        let picked = try writeFile(in: dir, "picked.mp4", size: 450 * KiB)
+        let twin = dir.appendingPathComponent("twin.mp4")
+        try FileManager.default.copyItem(at: picked, to: twin)
+        XCTAssertThrowsError(try client.addUri(picked), "no opener yet") { error in
+            guard case VodUploadError.FileNotFound = error else { return XCTFail("\(error)") }
+        }
+        try client.setSourceOpener(opener: FileURLSourceOpener())
+        XCTAssertThrowsError(try client.addUri(dir.appendingPathComponent("missing.mp4")))
+
+        let byUri = try client.addUri(picked)
+        let byPath = try client.addFile(at: twin)
+        let info = try XCTUnwrap(client.file(fileId: byUri))
+        XCTAssertTrue(info.isUri)
+        XCTAssertEqual(info.path, picked.absoluteString)
+        XCTAssertEqual(info.bytesTotal, Int64(450 * KiB))
+        client.start()
+        let viaSource = try recorder.succeeded(byUri)
+        let viaPath = try recorder.succeeded(byPath)
+        XCTAssertEqual(viaSource.bytes, viaPath.bytes)
+        XCTAssertEqual(viaSource.crc64, viaPath.crc64, "the same bytes reached the server")
+        XCTAssertTrue(viaSource.objectKey.hasSuffix(".mp4"), viaSource.objectKey)
+    }
+
     func testPauseAndResumeContinueTheSameMultipartUpload() throws {
         let (client, recorder) = try makeClient()
         try sim.throttle(bytesPerSecond: 400 * KiB)

@@ -22,8 +22,6 @@ import dev.vodupload.sample.core.UploadSession
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
-import java.io.File
-import java.util.UUID
 
 /** One screen: pick a video, watch it upload, pause and resume. */
 class MainActivity : ComponentActivity() {
@@ -76,11 +74,10 @@ class MainActivity : ComponentActivity() {
         resume.isEnabled = state.canResume
     }
 
-    /** Copies the picked video into app storage (the library needs a stable file path), then queues it. */
+    /** Queues the picked video by its Uri: the library reads it in place, no copy. */
     private fun upload(uri: Uri) = lifecycleScope.launch {
         try {
-            val (path, name) = withContext(Dispatchers.IO) { copyToAppStorage(uri) }
-            app.session.upload(path, name)
+            withContext(Dispatchers.IO) { app.session.uploadUri(uri.toString(), displayName(uri)) }
             UploadService.start(this@MainActivity)
         } catch (e: VodUploadException) {
             Toast.makeText(this@MainActivity, e.message, Toast.LENGTH_LONG).show()
@@ -89,13 +86,8 @@ class MainActivity : ComponentActivity() {
         }
     }
 
-    private fun copyToAppStorage(uri: Uri): Pair<String, String> {
-        val name = contentResolver.query(uri, arrayOf(OpenableColumns.DISPLAY_NAME), null, null, null)?.use { c ->
+    private fun displayName(uri: Uri): String =
+        contentResolver.query(uri, arrayOf(OpenableColumns.DISPLAY_NAME), null, null, null)?.use { c ->
             if (c.moveToFirst()) c.getString(0) else null
         } ?: "video.mp4"
-        val target = File(app.uploadDir, "${UUID.randomUUID()}-$name")
-        contentResolver.openInputStream(uri)?.use { input -> target.outputStream().use { input.copyTo(it) } }
-            ?: throw java.io.IOException("no data for $uri")
-        return target.path to name
-    }
 }

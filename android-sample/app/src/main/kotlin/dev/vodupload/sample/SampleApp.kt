@@ -5,7 +5,6 @@ import android.util.Log
 import dev.vodupload.ClientConfig
 import dev.vodupload.LogLevel
 import dev.vodupload.NetworkPolicy
-import dev.vodupload.UploadEvent
 import dev.vodupload.VodUploadClient
 import dev.vodupload.VodUploader
 import dev.vodupload.initLogging
@@ -14,8 +13,6 @@ import dev.vodupload.sample.core.UploadSession
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
-import kotlinx.coroutines.launch
-import java.io.File
 
 /**
  * Holds the app-scoped upload client: one per process, created with the app and never closed
@@ -32,9 +29,6 @@ open class SampleApp : Application() {
     lateinit var session: UploadSession
         private set
 
-    /** Where picked videos are copied (the library needs a file path that stays readable). */
-    val uploadDir: File get() = File(filesDir, "uploads").apply { mkdirs() }
-
     override fun onCreate() {
         super.onCreate()
         initLogging(if (BuildConfig.DEBUG) LogLevel.DEBUG else LogLevel.INFO, LogcatSink())
@@ -44,16 +38,6 @@ open class SampleApp : Application() {
         uploader.client.recoveredDatabase()?.let { Log.w(TAG, "unreadable checkpoint database moved to $it") }
         authorize(uploader.client)
         session = UploadSession(uploader, appScope)
-
-        // Our copies of picked videos are only needed until they are uploaded.
-        appScope.launch {
-            uploader.events.collect { event ->
-                if (event is UploadEvent.Succeeded) {
-                    val copy = File(event.file.path)
-                    if (copy.parentFile == uploadDir) copy.delete()
-                }
-            }
-        }
     }
 
     protected open fun clientConfig() = ClientConfig(

@@ -4,69 +4,78 @@ import android.content.ContentResolver
 import android.content.Context
 import android.net.Uri
 import android.os.ParcelFileDescriptor
-import android.provider.OpenableColumns
 import android.provider.DocumentsContract
+import android.provider.MediaStore
+import android.provider.OpenableColumns
 import java.io.FileInputStream
+import java.io.FileNotFoundException
 import java.io.IOException
 import java.nio.ByteBuffer
 import java.nio.channels.FileChannel
 
 /**
- * Reads a `content://` Uri (a photo-picker or document pick) at any offset, with bounded
- * memory, through the ContentResolver: the Android side of the planned byte-source upload
- * (issue #14, "Uploads from a Uri without copying"). The engine does not take a byte source
- * yet; once its callback interface exists this class implements it, so apps stop copying picks
- * into their storage.
+ * A `content://` (or `file://`) Uri read through the ContentResolver, at any offset, with
+ * bounded memory: what lets the engine upload a picked video without copying it first.
  *
- * [size] and [fingerprint] are read once, when it is created; [readAt] opens the file
- * descriptor on first use and keeps it until [close].
+ * The engine calls [readAt] from its own threads, several parts at once; reads are positional
+ * (`FileChannel.read(buffer, position)`), so they need no lock. The descriptor is opened once
+ * and kept until [close] (or until the engine drops the source and it is collected).
  */
-class ContentUriSource(context: Context, val uri: Uri) : AutoCloseable {
+class ContentUriSource(context: Context, val uri: Uri) : ByteSource, AutoCloseable {
     private val resolver: ContentResolver = context.contentResolver
     private val lock = Any()
     private var descriptor: ParcelFileDescriptor? = null
     private var channel: FileChannel? = null
-
-    /** Bytes, from the provider's `OpenableColumns.SIZE`, else from the descriptor. */
-    val size: Long
-
-    /**
-     * What identifies this content for a resume: the Uri, its size and (for document
-     * providers) its last-modified time. A changed fingerprint means the checkpoint no longer
-     * matches the bytes.
-     */
-    val fingerprint: String
+    private val size: Long
+    private val displayName: String?
+    private val modified: Long?
 
     init {
         var querySize: Long? = null
-        var modified: Long? = null
-        resolver.query(uri, null, null, null, null)?.use { c ->
-            if (c.moveToFirst()) {
-                val s = c.getColumnIndex(OpenableColumns.SIZE)
-                if (s >= 0 && !c.isNull(s)) querySize = c.getLong(s)
-                val m = c.getColumnIndex(DocumentsContract.Document.COLUMN_LAST_MODIFIED)
-                if (m >= 0 && !c.isNull(m)) modified = c.getLong(m)
+        var lastModified: Long? = null
+        var name: String? = null
+        mapErrors {
+            resolver.query(uri, null, null, null, null)?.use { c ->
+                if (c.moveToFirst()) {
+                    fun col(n: String) = c.getColumnIndex(n).takeIf { it >= 0 && !c.isNull(it) }
+                    col(OpenableColumns.SIZE)?.let { querySize = c.getLong(it) }
+                    col(OpenableColumns.DISPLAY_NAME)?.let { name = c.getString(it) }
+                    // Document providers give milliseconds, MediaStore seconds: either changes
+                    // when the content does, which is all the engine needs.
+                    lastModified = col(DocumentsContract.Document.COLUMN_LAST_MODIFIED)?.let { c.getLong(it) }
+                        ?: col(MediaStore.MediaColumns.DATE_MODIFIED)?.let { c.getLong(it) }
+                }
             }
         }
-        size = querySize ?: open().statSize.takeIf { it >= 0 } ?: throw IOException("size of $uri unknown")
-        fingerprint = "$uri|$size|${modified ?: ""}"
+        size = querySize?.takeIf { it >= 0 } ?: mapErrors { open().statSize }.takeIf { it >= 0 }
+            ?: throw SourceException.Io("the size of $uri is unknown")
+        displayName = name ?: uri.lastPathSegment
+        modified = lastModified
     }
 
-    /**
-     * Reads up to [length] bytes at [offset]; fewer only at the end of the content. Safe from
-     * any thread (positional reads; no shared position).
-     */
-    fun readAt(offset: Long, length: Int): ByteArray {
-        require(offset >= 0 && length >= 0) { "offset and length must be >= 0" }
-        val channel = channel()
-        val buffer = ByteBuffer.allocate(minOf(length.toLong(), maxOf(0L, size - offset)).toInt())
-        var at = offset
-        while (buffer.hasRemaining()) {
-            val n = channel.read(buffer, at)
-            if (n < 0) break
-            at += n
+    override fun size(): Long = size
+
+    /** The provider's size and modification time: they change when the content does. */
+    override fun version(): String? = modified?.let { "$size:$it" }
+
+    /** `OpenableColumns.DISPLAY_NAME` (with the extension VOD needs), else the last segment. */
+    override fun name(): String? = displayName
+
+    /** Up to [length] bytes at [offset]; fewer only at the end of the content. */
+    override fun readAt(offset: Long, length: Int): ByteArray {
+        if (offset < 0 || length < 0) throw SourceException.Io("negative offset or length")
+        val want = minOf(length.toLong(), maxOf(0L, size - offset)).toInt()
+        val buffer = ByteBuffer.allocate(want)
+        mapErrors {
+            val channel = channel()
+            var at = offset
+            while (buffer.hasRemaining()) {
+                val n = channel.read(buffer, at)
+                if (n < 0) break
+                at += n
+            }
         }
-        return if (buffer.position() == buffer.capacity()) buffer.array() else buffer.array().copyOf(buffer.position())
+        return if (buffer.position() == want) buffer.array() else buffer.array().copyOf(buffer.position())
     }
 
     override fun close() {
@@ -79,10 +88,50 @@ class ContentUriSource(context: Context, val uri: Uri) : AutoCloseable {
     }
 
     private fun open(): ParcelFileDescriptor = synchronized(lock) {
-        descriptor ?: (resolver.openFileDescriptor(uri, "r") ?: throw IOException("no data for $uri")).also { descriptor = it }
+        descriptor ?: (resolver.openFileDescriptor(uri, "r") ?: throw FileNotFoundException("no data for $uri")).also { descriptor = it }
     }
 
     private fun channel(): FileChannel = synchronized(lock) {
         channel ?: FileInputStream(open().fileDescriptor).channel.also { channel = it }
     }
+
+    private inline fun <T> mapErrors(block: () -> T): T = try {
+        block()
+    } catch (e: SourceException) {
+        throw e
+    } catch (e: FileNotFoundException) {
+        throw SourceException.NotFound("$uri: ${e.message}")
+    } catch (e: SecurityException) {
+        throw SourceException.PermissionDenied("$uri: ${e.message}")
+    } catch (e: IOException) {
+        throw SourceException.Io("$uri: ${e.message}")
+    }
+}
+
+/**
+ * Opens the Uris given to `addUri` (`content://` and `file://`) through the app's
+ * ContentResolver. [VodUploader] (Context) installs one, so files added by Uri upload, and
+ * resume after the process dies, without copying.
+ */
+class ContentResolverOpener(context: Context) : SourceOpener {
+    private val context = context.applicationContext ?: context
+
+    override fun open(uri: String): ByteSource {
+        val parsed = Uri.parse(uri)
+        if (parsed.scheme != ContentResolver.SCHEME_CONTENT && parsed.scheme != ContentResolver.SCHEME_FILE) {
+            throw SourceException.NotFound("not a content:// or file:// Uri: $uri")
+        }
+        return ContentUriSource(context, parsed)
+    }
+}
+
+/**
+ * Adds a picked `content://` Uri to the queue without copying it (see [VodUploadClient.addUri]):
+ * the client must have an opener, as clients made from a Context do. The target defaults to an
+ * image for `image/` types, else a video.
+ */
+@JvmOverloads
+fun VodUploadClient.addUri(context: Context, uri: Uri, vodInfo: VodInfo = VodInfo(), target: UploadTarget? = null): String {
+    val type = target ?: context.contentResolver.getType(uri)?.let { if (it.startsWith("image/")) UploadTarget.Image else null }
+    return addUri(uri.toString(), vodInfo, type)
 }

@@ -5,8 +5,9 @@ import java.io.File
 
 /**
  * Android defaults: the checkpoint database in the app's `noBackupFilesDir` (so uploads resume
- * after the process dies, unless the app opts out) and the client told about every network
- * change by an [AndroidNetworkMonitor].
+ * after the process dies, unless the app opts out), `content://` Uris read in place through a
+ * [ContentResolverOpener] (`addUri`, no copy), and the client told about every network change
+ * by an [AndroidNetworkMonitor].
  *
  * ```kotlin
  * val uploader = VodUploader(context, ClientConfig(networkPolicy = NetworkPolicy.WifiOnly))
@@ -35,11 +36,14 @@ object VodUploadAndroid {
     fun config(context: Context, config: ClientConfig = ClientConfig(), persistent: Boolean = true): ClientConfig =
         if (!persistent || config.databasePath != null) config else config.copy(databasePath = defaultDatabaseFile(context).path)
 
-    /** A client with [config] ([VodUploadAndroid.config]'s defaults); no network monitor. */
+    /**
+     * A client with [config] ([VodUploadAndroid.config]'s defaults) that reads Uris through the
+     * ContentResolver; no network monitor.
+     */
     @JvmStatic
     @JvmOverloads
     fun createClient(context: Context, config: ClientConfig = ClientConfig(), persistent: Boolean = true): VodUploadClient =
-        VodUploadClient(config(context, config, persistent))
+        VodUploadClient(config(context, config, persistent)).also { it.setSourceOpener(ContentResolverOpener(context)) }
 
     /**
      * An uploader with [config] ([VodUploadAndroid.config]'s defaults) whose client follows the

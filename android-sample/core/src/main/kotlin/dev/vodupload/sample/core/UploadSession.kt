@@ -3,6 +3,7 @@ package dev.vodupload.sample.core
 import dev.vodupload.ClientStatus
 import dev.vodupload.FileInfo
 import dev.vodupload.VodInfo
+import dev.vodupload.VodUploadClient
 import dev.vodupload.VodUploader
 import dev.vodupload.isFinished
 import kotlinx.coroutines.CoroutineScope
@@ -26,10 +27,18 @@ class UploadSession(private val uploader: VodUploader, scope: CoroutineScope) {
         scope.launch { uploader.events.collect { e -> mutable.update { it.reduce(e) } } }
     }
 
-    /** Queues [path] (a file the app owns: copy `content://` picks first) and starts uploading. */
-    fun upload(path: String, displayName: String) {
+    /** Queues the file at [path] and starts uploading. */
+    fun upload(path: String, displayName: String) = queue(displayName) { client, info -> client.addFile(path, info) }
+
+    /**
+     * Queues a picked `content://` [uri], read in place through the client's source opener (no
+     * copy; the Context-made uploader has one), and starts uploading.
+     */
+    fun uploadUri(uri: String, displayName: String) = queue(displayName) { client, info -> client.addUri(uri, info, null) }
+
+    private fun queue(displayName: String, add: (VodUploadClient, VodInfo) -> String) {
         val client = uploader.client
-        val id = client.addFile(path, VodInfo(title = displayName.substringBeforeLast('.')))
+        val id = add(client, VodInfo(title = displayName.substringBeforeLast('.')))
         mutable.update { it.picked(id, displayName) }
         when (client.status()) {
             ClientStatus.PAUSED -> client.resume()
