@@ -48,6 +48,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 PEERS = ("vod-upload", "oss2", "aliyun-oss-go-sdk")  # tools with a checkpoint (the kill phase)
 CEILING = "plain-put"
+COPY_PUT = "plain-put-copy"  # throughput phase only
 
 
 def log(msg):
@@ -132,7 +133,18 @@ def make_tools(a, sim):
                             *(["-ca-file", str(ca)] if ca else [])],
             lambda lines: peer_result(lines, CEILING),
         ),
+        Tool(
+            # The plain PUT without sendfile: the file read into user space and written to the
+            # socket, as any client that checksums or encrypts must (plain HTTP only: over TLS
+            # plain-put copies already). Not a peer: it explains the ceiling's CPU.
+            COPY_PUT,
+            lambda fs, wd: [a.go_peer, "-mode", "put-copy", "-sim-info", info_line,
+                            *[x for f in fs for x in ("-file", str(f))]],
+            lambda lines: peer_result(lines, COPY_PUT),
+        ),
     ]
+    if ca:
+        tools = [t for t in tools if t.name != COPY_PUT]
     if a.only:
         wanted = set(a.only.split(","))
         unknown = wanted - {t.name for t in tools}
@@ -393,6 +405,7 @@ def phase_https(a, sim, tools):
 
 
 def phase_link(a, sim, tools):
+    tools = [t for t in tools if t.name != COPY_PUT]
     runs = []
     sim.throttle(a.link_bandwidth, a.link_latency_ms)
     if a.link_reset:
@@ -410,6 +423,7 @@ def phase_link(a, sim, tools):
 
 def phase_small(a, sim, tools):
     """Many small files, all of them uploaded by one process per tool, one after the other."""
+    tools = [t for t in tools if t.name != COPY_PUT]
     runs = []
     if a.small_latency_ms:
         sim.throttle(None, a.small_latency_ms)
@@ -423,6 +437,7 @@ def phase_small(a, sim, tools):
 
 
 def phase_rss(a, sim, tools):
+    tools = [t for t in tools if t.name != COPY_PUT]
     return [one_run(a, sim, tool, f, "rss") for f in a.rss_file for tool in tools]
 
 
@@ -724,6 +739,10 @@ def print_targets(summary, rss, https=None):
             cpu = me["cpu_gib"] / c["cpu_gib"]
             lines.append(f"- {human(size)} CPU per GiB within 2x of the plain PUT: {me['cpu_gib']:.2f} vs "
                          f"{c['cpu_gib']:.2f} s = {cpu:.1f}x {'MET' if cpu <= 2 else 'MISSED'}")
+            cp = summary.get((size, COPY_PUT))
+            if cp:
+                lines.append(f"- {human(size)} CPU per GiB vs a plain PUT that reads its bytes (no sendfile): "
+                             f"{me['cpu_gib']:.2f} vs {cp['cpu_gib']:.2f} s = {me['cpu_gib'] / cp['cpu_gib']:.1f}x")
             ratio = me["mibs"] / c["mibs"]
             lines.append(f"- {human(size)} within 10% of the plain-PUT ceiling: {ratio * 100:.0f}% of "
                          f"{c['mibs']:.0f} MiB/s {'MET' if ratio >= 0.9 else 'MISSED'}")
@@ -795,7 +814,8 @@ def main(argv):
     p.add_argument("--part-size", type=int, default=1 * MiB)
     p.add_argument("--parallel", type=int, default=5)
     p.add_argument("--sig", choices=["v1", "v4"], default="v1")
-    p.add_argument("--only", help="comma-separated tool names (vod-upload,oss2,aliyun-oss-go-sdk,plain-put)")
+    p.add_argument("--only", help="comma-separated tool names (vod-upload,oss2,aliyun-oss-go-sdk,plain-put,"
+                   "plain-put-copy)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per tool run")
     p.add_argument("--version", action="append", help="a version line for the header (repeatable)")
     p.add_argument("--json-out", help="write every raw run here")

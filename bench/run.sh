@@ -37,7 +37,8 @@
 #   BENCH_PART_SIZE [1048576]      part size in bytes (the engine's default)
 #   BENCH_PARALLEL [5]             parts in parallel (the engine's default)
 #   BENCH_SIG [v1]                 OSS signature version, v1 or v4
-#   BENCH_ONLY []                  comma-separated subset: vod-upload,oss2,aliyun-oss-go-sdk,plain-put
+#   BENCH_ONLY []                  comma-separated subset: vod-upload,oss2,aliyun-oss-go-sdk,plain-put,
+#                                  plain-put-copy (the throughput phase only)
 #   BENCH_BUILD [1]                0: use the binaries already copied to $BENCH_DIR/bin
 #   BENCH_DIR [bench/out]          private binaries, the Go peer, results.json, results.md (git-ignored)
 #   BENCH_TMPDIR [$TMPDIR or /tmp] where the test files and the simulator's data go (removed at the end)
