@@ -118,11 +118,11 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        if let (Some(path), Some(pem)) = (&args.tls_cert_out, sim.tls_ca_pem()) {
-            if let Err(e) = std::fs::write(path, pem) {
-                eprintln!("vod-sim: --tls-cert-out {}: {e}", path.display());
-                return ExitCode::FAILURE;
-            }
+        if let (Some(path), Some(pem)) = (&args.tls_cert_out, sim.tls_ca_pem())
+            && let Err(e) = std::fs::write(path, pem)
+        {
+            eprintln!("vod-sim: --tls-cert-out {}: {e}", path.display());
+            return ExitCode::FAILURE;
         }
         let line = match serde_json::to_string(sim.info()) {
             Ok(l) => l,
