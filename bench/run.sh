@@ -145,6 +145,8 @@ PY
 fi
 if has rss; then for s in $rss_sizes; do args+=(--rss-file "$(make_file "$s" sparse)"); done; fi
 has kill && args+=(--kill-file "$(make_file "$kill_size" random)")
+# The test files were just written: flush them now, not as writeback during the first runs.
+sync
 # Throughput files are only measured in the throughput phase; rss alone uses its own files.
 has throughput || args=("${args[@]/#--file/--rss-file}")
 
