@@ -48,6 +48,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 PEERS = ("vod-upload", "oss2", "aliyun-oss-go-sdk")  # tools with a checkpoint (the kill phase)
 CEILING = "plain-put"
+COPY_PUT = "plain-put-copy"  # throughput phase only
 
 
 def log(msg):
@@ -78,50 +79,72 @@ def last_json(lines, pred):
     return None
 
 
-def make_tools(a):
-    info_line = json.dumps(a.info)
+def make_tools(a, sim):
+    """The tools, talking to `sim` (plain HTTP, or HTTPS trusting its private CA)."""
+    info_line = json.dumps(sim.info)
+    info = sim.info
+    ca = sim.ca
     tools = [
         Tool(
             "vod-upload",
             # Mode 2 with the account key, a state database per work dir (fresh per run; the same
-            # one for the re-runs after a kill).
-            lambda f, wd: [
+            # one for the re-runs after a kill). Several files: one process, one after the other
+            # (the engine's default of one file at a time).
+            lambda fs, wd: [
                 a.vod_upload, "upload", "--json",
-                "--access-key-id", a.info["access_key_id"],
-                "--access-key-secret", a.info["access_key_secret"],
-                "--vod-endpoint", a.info["vod_endpoint"], "--allow-http",
-                "--region", a.info["region"],
-                "--part-size", str(a.part_size), "--parallel", str(a.parallel),
+                "--access-key-id", info["access_key_id"],
+                "--access-key-secret", info["access_key_secret"],
+                "--vod-endpoint", info["vod_endpoint"],
+                *(["--ca-cert", str(ca)] if ca else ["--allow-http"]),
+                "--region", info["region"],
+                *a.engine_args,
                 "--signature-version", a.sig,
                 "--state-db", str(wd / "state.db"),
-                str(f),
+                *[str(f) for f in fs],
             ],
-            lambda lines: last_json(lines, lambda d: d.get("event") == "succeeded"),
+            lambda lines: engine_result(lines),
         ),
         Tool(
             "oss2",
-            lambda f, wd: [
+            lambda fs, wd: [
                 a.python, str(HERE / "peers" / "oss2_upload.py"), "--sim-info", info_line,
-                "--file", str(f), "--part-size", str(a.part_size), "--threads", str(a.parallel),
+                *[x for f in fs for x in ("--file", str(f))],
+                "--part-size", str(a.part_size), "--threads", str(a.parallel),
                 "--sig", a.sig, "--checkpoint-dir", str(wd), "--vod-state", str(wd / "vod.json"),
+                *(["--ca-file", str(ca)] if ca else []),
             ],
-            lambda lines: last_json(lines, lambda d: d.get("tool") == "oss2"),
+            lambda lines: peer_result(lines, "oss2"),
         ),
         Tool(
             "aliyun-oss-go-sdk",
-            lambda f, wd: [
-                a.go_peer, "-sim-info", info_line, "-file", str(f), "-part-size", str(a.part_size),
+            lambda fs, wd: [
+                a.go_peer, "-sim-info", info_line, *[x for f in fs for x in ("-file", str(f))],
+                "-part-size", str(a.part_size),
                 "-threads", str(a.parallel), "-sig", a.sig, "-checkpoint-dir", str(wd),
                 "-vod-state", str(wd / "vod.json"),
+                *(["-ca-file", str(ca)] if ca else []),
             ],
-            lambda lines: last_json(lines, lambda d: d.get("tool") == "aliyun-oss-go-sdk"),
+            lambda lines: peer_result(lines, "aliyun-oss-go-sdk"),
         ),
         Tool(
             CEILING,
-            lambda f, wd: [a.go_peer, "-mode", "put", "-sim-info", info_line, "-file", str(f)],
-            lambda lines: last_json(lines, lambda d: d.get("tool") == "plain-put"),
+            lambda fs, wd: [a.go_peer, "-mode", "put", "-sim-info", info_line,
+                            *[x for f in fs for x in ("-file", str(f))],
+                            *(["-ca-file", str(ca)] if ca else [])],
+            lambda lines: peer_result(lines, CEILING),
+        ),
+        Tool(
+            # The plain PUT without sendfile: the file read into user space and written to the
+            # socket, as any client that checksums or encrypts must (plain HTTP only: over TLS
+            # plain-put copies already). Not a peer: it explains the ceiling's CPU.
+            COPY_PUT,
+            lambda fs, wd: [a.go_peer, "-mode", "put-copy", "-sim-info", info_line,
+                            *[x for f in fs for x in ("-file", str(f))]],
+            lambda lines: peer_result(lines, COPY_PUT),
         ),
     ]
+    if ca:
+        tools = [t for t in tools if t.name != COPY_PUT]
     if a.only:
         wanted = set(a.only.split(","))
         unknown = wanted - {t.name for t in tools}
@@ -129,6 +152,39 @@ def make_tools(a):
             raise SystemExit(f"--only: unknown tool(s) {sorted(unknown)}")
         tools = [t for t in tools if t.name in wanted]
     return tools
+
+
+def json_lines(lines):
+    for line in lines:
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(d, dict):
+            yield d
+
+
+def engine_result(lines):
+    """The engine's result: its `succeeded` line for one file; for several, the files, their
+    bytes and the objects (for deleting them), from every `succeeded` line."""
+    done = [d for d in json_lines(lines) if d.get("event") == "succeeded"]
+    if len(done) == 1:
+        return dict(done[0], objects=[done[0]])
+    if not done:
+        return None
+    return {"files": len(done), "bytes": sum(int(d["bytes"]) for d in done),
+            "seconds": sum(float(d["seconds"]) for d in done), "objects": done}
+
+
+def peer_result(lines, tool):
+    """A peer's result: its one line for one file, its summary line (plus the per-file lines,
+    for deleting the objects) for several."""
+    mine = [d for d in json_lines(lines) if d.get("tool") == tool]
+    if not mine:
+        return None
+    last = dict(mine[-1])
+    last["objects"] = [d for d in mine if d.get("object")]
+    return last
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,10 +213,16 @@ def load_avg():
 class Sim:
     """The one vod-sim process of the run."""
 
-    def __init__(self, binary, work):
-        self.log_path = work / "vod-sim.log"
+    def __init__(self, binary, work, tls=False):
+        name = "vod-sim-tls" if tls else "vod-sim"
+        self.log_path = work / f"{name}.log"
+        # HTTPS: the simulator's private CA, written before it prints its line.
+        self.ca = work / f"{name}-ca.pem" if tls else None
+        self.ssl = None
+        extra = ["--tls", "--tls-cert-out", str(self.ca)] if tls else []
+        (work / f"data-{name}").mkdir()
         self.proc = subprocess.Popen(
-            [binary, "--data-dir", str(work / "data")],
+            [binary, "--data-dir", str(work / f"data-{name}"), *extra],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=open(self.log_path, "wb"),
         )
         line = self.proc.stdout.readline()
@@ -168,10 +230,13 @@ class Sim:
             raise SystemExit(f"vod-sim exited before printing its line; see {self.log_path}")
         self.info = json.loads(line)
         self.base = self.info["oss_endpoint"].rstrip("/")
+        if tls:
+            import ssl
+            self.ssl = ssl.create_default_context(cafile=str(self.ca))
         threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
 
     def stats(self):
-        with urllib.request.urlopen(self.base + "/_sim/stats", timeout=30) as r:
+        with urllib.request.urlopen(self.base + "/_sim/stats", timeout=30, context=self.ssl) as r:
             return json.loads(r.read())
 
     def received(self):
@@ -183,7 +248,16 @@ class Sim:
             data=json.dumps({"bandwidth": bandwidth, "latency_ms": latency_ms}).encode(),
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(req, timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=30, context=self.ssl) as r:
+            r.read()
+
+    def faults(self, rules):
+        """Replaces the fault rules (POST /_sim/faults); [] removes them."""
+        req = urllib.request.Request(
+            self.base + "/_sim/faults", method="POST", data=json.dumps({"rules": rules}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=30, context=self.ssl) as r:
             r.read()
 
     def cpu(self):
@@ -207,7 +281,8 @@ def run_tool(a, sim, argv, kill_at=None):
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile(suffix=".json", dir=a.work) as ru_file:
-        recv0, sim_cpu0, busy0 = sim.received(), sim.cpu(), machine_busy()
+        st0, sim_cpu0, busy0 = sim.stats(), sim.cpu(), machine_busy()
+        recv0 = st0["bytes_received"]
         start = time.perf_counter()
         proc = subprocess.Popen([a.rusage, ru_file.name, *argv], stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=err)
@@ -222,7 +297,8 @@ def run_tool(a, sim, argv, kill_at=None):
                 break
             time.sleep(0.002 if kill_at is not None else 0.02)
         wall = time.perf_counter() - start
-        recv1, sim_cpu1, busy1 = sim.received(), sim.cpu(), machine_busy()
+        st1, sim_cpu1, busy1 = sim.stats(), sim.cpu(), machine_busy()
+        recv1 = st1["bytes_received"]
         ru = json.loads(Path(ru_file.name).read_text() or "{}")
         out.seek(0)
         err.seek(0)
@@ -234,6 +310,8 @@ def run_tool(a, sim, argv, kill_at=None):
             "cpu": cpu, "cpu_user": cpu_user, "cpu_sys": cpu_sys,
             "rss_mib": ru.get("maxrss_kib", 0) / 1024,
             "sim_bytes": recv1 - recv0, "sim_cpu": sim_cpu,
+            # What the simulator saw: requests, TCP connections, connections reset by a fault.
+            **{f"sim_{k}": st1[k] - st0[k] for k in ("requests", "connections", "connections_reset")},
             # Whatever else ran meanwhile (other builds on a shared machine), as a share of all cores.
             "background": max(0.0, (busy1 - busy0) - cpu - sim_cpu) / (wall * NCPU),
             "stdout": out.read().decode(errors="replace"),
@@ -244,43 +322,58 @@ def run_tool(a, sim, argv, kill_at=None):
 class Cleaner:
     """Deletes uploaded objects so the simulator's data dir stays flat (account key, oss2)."""
 
-    def __init__(self, info):
+    def __init__(self, sim):
         import oss2  # the harness runs in the peers' virtualenv
         self.oss2 = oss2
+        info = sim.info
         self.auth = oss2.Auth(info["access_key_id"], info["access_key_secret"])
         self.endpoint = info["oss_endpoint"]
+        self.session = oss2.Session()
+        if sim.ca:
+            # Not REQUESTS_CA_BUNDLE from the environment: the simulator's CA.
+            self.session.session.trust_env = False
+            self.session.session.verify = str(sim.ca)
         self.warned = False
 
     def delete(self, result):
-        if not result or not result.get("bucket") or not result.get("object"):
-            return
-        try:
-            self.oss2.Bucket(self.auth, self.endpoint, result["bucket"]).delete_object(result["object"])
-        except Exception as e:  # noqa: BLE001 (best effort: only disk use depends on it)
-            if not self.warned:
-                log(f"note: could not delete uploaded objects ({e}); the simulator's data dir grows")
-                self.warned = True
+        for obj in (result or {}).get("objects", []):
+            if not obj.get("bucket") or not obj.get("object"):
+                continue
+            try:
+                self.oss2.Bucket(self.auth, self.endpoint, obj["bucket"], session=self.session) \
+                    .delete_object(obj["object"])
+            except Exception as e:  # noqa: BLE001 (best effort: only disk use depends on it)
+                if not self.warned:
+                    log(f"note: could not delete uploaded objects ({e}); the simulator's data dir grows")
+                    self.warned = True
+                return
 
 
 def one_run(a, sim, tool, f, phase, **extra):
-    """One complete upload of f by tool in a fresh work dir; returns the run record."""
-    size = f.stat().st_size
+    """One complete upload of f (a file, or a list of files uploaded by one process) by tool in
+    a fresh work dir; returns the run record."""
+    files = f if isinstance(f, list) else [f]
+    size = sum(x.stat().st_size for x in files)
     wd = Path(tempfile.mkdtemp(prefix="run-", dir=a.work))
-    m = run_tool(a, sim, tool.command(f, wd))
+    m = run_tool(a, sim, tool.command(files, wd))
     shutil.rmtree(wd, ignore_errors=True)
     result = tool.result_line(m["stdout"].splitlines()) if m["rc"] == 0 else None
-    ok = bool(result) and int(result.get("bytes", -1)) == size
+    ok = bool(result) and int(result.get("bytes", -1)) == size and \
+        int(result.get("files", 1)) == len(files)
     run = {
-        "phase": phase, "tool": tool.name, "file": str(f), "size": size, "ok": ok,
-        "upload": (result or {}).get("seconds"), "result": result,
+        "phase": phase, "tool": tool.name, "file": str(files[0]) if len(files) == 1 else f"{len(files)} files",
+        "files": len(files), "size": size, "ok": ok,
+        "upload": (result or {}).get("seconds"),
+        "result": {k: v for k, v in (result or {}).items() if k != "objects"} or None,
         **{k: v for k, v in m.items() if k not in ("stdout", "stderr")}, **extra,
     }
     status = "ok" if ok else f"FAILED rc={m['rc']}: {m['stderr'].strip()[-600:]}"
     mibs = f"{size / MiB / run['upload']:.0f} MiB/s" if ok and run["upload"] else "-"
     log(f"  {phase:10} {tool.name:18} {human(size):>8} {mibs:>10} wall {m['wall']:6.2f}s "
         f"cpu {m['cpu']:5.2f}s rss {m['rss_mib']:4.0f}MiB sim-cpu {m['sim_cpu']:5.2f}s "
-        f"bg {m['background'] * 100:3.0f}% {status}")
-    a.cleaner.delete(result)
+        f"bg {m['background'] * 100:3.0f}% req {m['sim_requests']} conn {m['sim_connections']} "
+        f"resets {m['sim_connections_reset']} {status}")
+    sim.cleaner.delete(result)
     return run
 
 
@@ -301,19 +394,50 @@ def phase_throughput(a, sim, tools):
     return runs
 
 
+def phase_https(a, sim, tools):
+    """Throughput and CPU again, against the simulator serving HTTPS (tools bound to it)."""
+    runs = []
+    for f in a.https_file:
+        for i in range(a.runs):
+            for tool in rotation(tools, i):
+                runs.append(one_run(a, sim, tool, f, "https", run=i + 1))
+    return runs
+
+
 def phase_link(a, sim, tools):
+    tools = [t for t in tools if t.name != COPY_PUT]
     runs = []
     sim.throttle(a.link_bandwidth, a.link_latency_ms)
+    if a.link_reset:
+        # Any request (OSS or VOD) may be cut: about half its body read, then a TCP RST.
+        sim.faults([{"op": "*", "action": "reset", "probability": a.link_reset}])
     try:
         for i in range(a.link_runs):
             for tool in rotation(tools, i):
                 runs.append(one_run(a, sim, tool, a.link_file, "link", run=i + 1))
+    finally:
+        sim.faults([])
+        sim.throttle(None, 0)
+    return runs
+
+
+def phase_small(a, sim, tools):
+    """Many small files, all of them uploaded by one process per tool, one after the other."""
+    tools = [t for t in tools if t.name != COPY_PUT]
+    runs = []
+    if a.small_latency_ms:
+        sim.throttle(None, a.small_latency_ms)
+    try:
+        for i in range(a.small_runs):
+            for tool in rotation(tools, i):
+                runs.append(one_run(a, sim, tool, a.small_files, "small", run=i + 1))
     finally:
         sim.throttle(None, 0)
     return runs
 
 
 def phase_rss(a, sim, tools):
+    tools = [t for t in tools if t.name != COPY_PUT]
     return [one_run(a, sim, tool, f, "rss") for f in a.rss_file for tool in tools]
 
 
@@ -369,7 +493,7 @@ def kill_trials(a, sim, tools):
                 f"re-sent {run['resent'] / MiB:.2f} MiB, uploads left open {run['left_open']}"
                 + (f"; checkpoint files after the kill {cp_files}" if run["left_open"] else "")
                 + ("" if run["ok"] else f" FAILED: {run['stderr']}"))
-            a.cleaner.delete(result)
+            sim.cleaner.delete(result)
     return runs
 
 
@@ -423,11 +547,15 @@ def mibs(r):
     return r["size"] / MiB / r["upload"]
 
 
-def print_throughput(runs, tools):
-    g = groups(runs, "throughput")
+def print_throughput(runs, tools, phase="throughput"):
+    g = groups(runs, phase)
     if not g:
         return {}
-    print("### Throughput and CPU (unthrottled; medians over the runs)\n")
+    if phase == "https":
+        print("### Throughput and CPU over HTTPS (TLS 1.3, the simulator's private CA; unthrottled; "
+              "medians over the runs)\n")
+    else:
+        print("### Throughput and CPU over plain HTTP (unthrottled; medians over the runs)\n")
     summary = {}
     rows = []
     for (size, tool), rs in g.items():
@@ -465,13 +593,15 @@ def print_link(runs, a):
     if not g:
         return
     rate = a.link_bandwidth
-    print(f"### Share of a throttled link ({rate:,} B/s = {rate * 8 / 1e6:g} Mbit/s, "
-          f"{a.link_latency_ms} ms latency; medians)\n")
+    resets = f", connection resets at {a.link_reset * 100:g}% of requests" if a.link_reset else ""
+    print(f"### Share of a long, lossy link ({rate:,} B/s = {rate * 8 / 1e6:g} Mbit/s, "
+          f"{a.link_latency_ms} ms added to every response{resets}; medians)\n")
     rows = []
     for (size, tool), rs in g.items():
         good = [r for r in rs if r["ok"]]
+        resets_hit = sum(r["sim_connections_reset"] for r in rs)
         if not good:
-            rows.append([tool, human(size), f"0/{len(rs)}", "-", "-", "-", "-"])
+            rows.append([tool, human(size), f"0/{len(rs)}", "-", "-", "-", "-", str(resets_hit), "-"])
             continue
         up = statistics.median(r["upload"] for r in good)
         wall = statistics.median(r["wall"] for r in good)
@@ -480,8 +610,38 @@ def print_link(runs, a):
             tool, human(size), f"{len(good)}/{len(rs)}", f"{size / up:,.0f}",
             f"{statistics.median(shares) * 100:.1f}%",
             f"{min(shares) * 100:.1f}–{max(shares) * 100:.1f}%", f"{size / wall / rate * 100:.1f}%",
+            str(resets_hit),
+            f"{statistics.median(r['sim_requests'] for r in good):.0f}",
         ])
-    table(["tool", "file", "ok", "B/s", "share of link", "min–max", "share (wall)"], rows)
+    table(["tool", "file", "ok", "B/s", "share of link", "min–max", "share (wall)",
+           "resets (all runs)", "requests"], rows)
+
+
+def print_small(runs, a):
+    g = groups(runs, "small")
+    if not g:
+        return
+    lat = f", {a.small_latency_ms} ms added to every response" if a.small_latency_ms else ", unthrottled"
+    sizes = [f.stat().st_size for f in a.small_files]
+    print(f"### Many small files ({len(sizes)} files of {min(sizes) / 1024:.0f}–{max(sizes) / 1024:.0f} KiB, "
+          f"{sum(sizes) / MiB:.0f} MiB in all, one process per tool{lat}; medians)\n")
+    rows = []
+    for (size, tool), rs in g.items():
+        good = [r for r in rs if r["ok"]]
+        if not good:
+            rows.append([tool, f"0/{len(rs)}"] + ["-"] * 7)
+            continue
+        n = good[0]["files"]
+        med = lambda k: statistics.median(r[k] for r in good)  # noqa: E731
+        rows.append([
+            tool, f"{len(good)}/{len(rs)}", f"{n / med('wall'):.1f}",
+            f"{min(n / r['wall'] for r in good):.1f}–{max(n / r['wall'] for r in good):.1f}",
+            f"{med('cpu_user'):.2f}+{med('cpu_sys'):.2f}", f"{med('cpu') / n * 1000:.1f}",
+            f"{med('sim_requests') / n:.1f}", f"{med('sim_connections') / n:.2f}",
+            f"{med('sim_cpu') / n * 1000:.1f}",
+        ])
+    table(["tool", "ok", "files/s", "min–max", "cpu user+sys s", "cpu ms/file", "requests/file",
+           "connections/file", "sim cpu ms/file"], rows)
 
 
 def print_rss(runs, summary):
@@ -552,11 +712,16 @@ def print_cut(runs):
            "MiB after the call (median / max)", "MiB uploaded at the cut (median)"], rows)
 
 
-def print_targets(summary, rss):
-    if not summary:
+def print_targets(summary, rss, https=None):
+    if not summary and not https:
         return
-    print("### Targets (issue 6)\n")
+    print("### Targets (issues 6 and 16)\n")
     lines = []
+    for size, tool in sorted(https or {}):
+        me, p = (https or {}).get((size, "vod-upload")), https[(size, tool)]
+        if me and tool != "vod-upload":
+            lines.append(f"- HTTPS {human(size)} vs {tool}: {me['mibs']:.0f} vs {p['mibs']:.0f} MiB/s, "
+                         f"{me['cpu_gib']:.2f} vs {p['cpu_gib']:.2f} CPU s/GiB")
     for size in sorted({s for s, _ in summary}):
         me = summary.get((size, "vod-upload"))
         if not me:
@@ -571,6 +736,13 @@ def print_targets(summary, rss):
                              f"{'MET' if me['cpu_gib'] < p['cpu_gib'] else 'MISSED'}")
         c = summary.get((size, CEILING))
         if c:
+            cpu = me["cpu_gib"] / c["cpu_gib"]
+            lines.append(f"- {human(size)} CPU per GiB within 2x of the plain PUT: {me['cpu_gib']:.2f} vs "
+                         f"{c['cpu_gib']:.2f} s = {cpu:.1f}x {'MET' if cpu <= 2 else 'MISSED'}")
+            cp = summary.get((size, COPY_PUT))
+            if cp:
+                lines.append(f"- {human(size)} CPU per GiB vs a plain PUT that reads its bytes (no sendfile): "
+                             f"{me['cpu_gib']:.2f} vs {cp['cpu_gib']:.2f} s = {me['cpu_gib'] / cp['cpu_gib']:.1f}x")
             ratio = me["mibs"] / c["mibs"]
             lines.append(f"- {human(size)} within 10% of the plain-PUT ceiling: {ratio * 100:.0f}% of "
                          f"{c['mibs']:.0f} MiB/s {'MET' if ratio >= 0.9 else 'MISSED'}")
@@ -598,7 +770,8 @@ def header(a):
         print(f"- {v}")
     print(f"- oss2 {oss2.__version__} (Python {platform.python_version()})")
     print(f"- settings: part size {a.part_size:,} B, parallel {a.parallel}, signature {a.sig}; "
-          f"{a.runs} throughput run(s), {a.link_runs} link run(s), {a.kill_trials} kill trial(s) "
+          f"{a.runs} throughput (and HTTPS) run(s), {a.link_runs} link run(s), {a.small_runs} small-file "
+          f"run(s), {a.kill_trials} kill trial(s) "
           f"({f'{a.kill_bandwidth:,} B/s' if a.kill_bandwidth else 'unthrottled'}), "
           f"{a.cut_trials} cut trial(s) per link, seed {a.seed}")
     print()
@@ -617,8 +790,17 @@ def main(argv):
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--link-file", type=Path)
     p.add_argument("--link-runs", type=int, default=3)
-    p.add_argument("--link-bandwidth", type=int, default=5_000_000, help="bytes/s")
-    p.add_argument("--link-latency-ms", type=int, default=50)
+    p.add_argument("--link-bandwidth", type=int, default=12_500_000, help="bytes/s")
+    p.add_argument("--link-latency-ms", type=int, default=150)
+    p.add_argument("--link-reset", type=float, default=0.01,
+                   help="share of requests whose connection is reset in the link phase (0: none)")
+    p.add_argument("--https-file", action="append", type=Path, default=[],
+                   help="file for the HTTPS phase (repeatable)")
+    p.add_argument("--small-files", type=Path,
+                   help="directory of the many-small-files phase (every file in it, sorted)")
+    p.add_argument("--small-runs", type=int, default=3)
+    p.add_argument("--small-latency-ms", type=int, default=0,
+                   help="latency added to every response in the small-files phase")
     p.add_argument("--rss-file", action="append", type=Path, default=[], help="extra RSS file (repeatable)")
     p.add_argument("--kill-file", type=Path)
     p.add_argument("--kill-trials", type=int, default=8)
@@ -632,14 +814,17 @@ def main(argv):
     p.add_argument("--part-size", type=int, default=1 * MiB)
     p.add_argument("--parallel", type=int, default=5)
     p.add_argument("--sig", choices=["v1", "v4"], default="v1")
-    p.add_argument("--only", help="comma-separated tool names (vod-upload,oss2,aliyun-oss-go-sdk,plain-put)")
+    p.add_argument("--only", help="comma-separated tool names (vod-upload,oss2,aliyun-oss-go-sdk,plain-put,"
+                   "plain-put-copy)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per tool run")
     p.add_argument("--version", action="append", help="a version line for the header (repeatable)")
     p.add_argument("--json-out", help="write every raw run here")
     a = p.parse_args(argv)
     phases = [x for x in a.phases.split(",") if x]
-    needs = {"throughput": a.file, "link": a.link_file, "rss": a.rss_file or a.file,
-             "kill": a.kill_file, "cut": a.measure}
+    a.small_files = sorted(p for p in a.small_files.iterdir() if p.is_file()) if a.small_files else []
+    a.engine_args = ["--part-size", str(a.part_size), "--parallel", str(a.parallel)]
+    needs = {"throughput": a.file, "https": a.https_file, "link": a.link_file,
+             "small": a.small_files, "rss": a.rss_file or a.file, "kill": a.kill_file, "cut": a.measure}
     for ph in phases:
         if ph not in needs:
             raise SystemExit(f"unknown phase {ph}")
@@ -650,19 +835,30 @@ def main(argv):
     # SIGTERM unwinds like Ctrl-C, so the simulator is stopped and the temporary files removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     a.work = Path(tempfile.mkdtemp(prefix="vod-bench-"))
-    (a.work / "data").mkdir()
     sim = Sim(a.sim, a.work)
+    sims = [sim]
     a.info = sim.info
     runs = []
     t0 = time.perf_counter()
     try:
-        a.cleaner = Cleaner(a.info)
-        tools = make_tools(a)
+        sim.cleaner = Cleaner(sim)
+        tools = make_tools(a, sim)
         header(a)
         for ph in phases:
             log(f"phase {ph} (load average {load_avg()})")
             if ph == "throughput":
                 runs += phase_throughput(a, sim, tools)
+            elif ph == "https":
+                # A second simulator, serving HTTPS; the plain one stays idle meanwhile.
+                tls_sim = Sim(a.sim, a.work, tls=True)
+                sims.append(tls_sim)
+                tls_sim.cleaner = Cleaner(tls_sim)
+                try:
+                    runs += phase_https(a, tls_sim, make_tools(a, tls_sim))
+                finally:
+                    tls_sim.stop()
+            elif ph == "small":
+                runs += phase_small(a, sim, tools)
             elif ph == "link":
                 runs += phase_link(a, sim, tools)
             elif ph == "rss":
@@ -675,22 +871,26 @@ def main(argv):
         log("interrupted")
         return 130
     except OSError:  # urllib's URLError included
-        if sim.proc.poll() is None:
+        gone = [s for s in sims if s.proc.poll() is not None and s.proc.returncode != 0]
+        if not gone:
             raise
         # The simulator went away (e.g. a Ctrl-C reached it first): say so, not a traceback.
-        tail = sim.log_path.read_bytes()[-2000:].decode(errors="replace")
-        log(f"vod-sim exited with status {sim.proc.returncode}; its log ends with:\n{tail}")
-        return 130 if sim.proc.returncode == -signal.SIGINT else 1
+        tail = gone[0].log_path.read_bytes()[-2000:].decode(errors="replace")
+        log(f"vod-sim exited with status {gone[0].proc.returncode}; its log ends with:\n{tail}")
+        return 130 if gone[0].proc.returncode == -signal.SIGINT else 1
     finally:
-        sim.stop()
+        for s in sims:
+            s.stop()
         shutil.rmtree(a.work, ignore_errors=True)
 
     summary = print_throughput(runs, tools)
+    https = print_throughput(runs, tools, "https")
     print_link(runs, a)
+    print_small(runs, a)
     rss = print_rss(runs, summary)
     print_kill(runs, a)
     print_cut(runs)
-    print_targets(summary, rss)
+    print_targets(summary, rss, https)
     print(f"Total time {time.perf_counter() - t0:.0f} s; load average {load_avg()} at the end.")
     if a.json_out:
         Path(a.json_out).write_text(json.dumps({

@@ -2,33 +2,43 @@
 # Benchmark harness (issue 6): vod-upload vs oss2 resumable_upload vs aliyun-oss-go-sdk UploadFile
 # (checkpoint on) vs one plain PUT (the ceiling), all against ONE vod-sim, same file, part size and
 # parallelism, side by side in one run. Not a test: it prints Markdown tables (BENCHMARKS.md says
-# what each number means). Phases: throughput + CPU, share of a throttled link, peak RSS, bytes
-# re-sent after kill -9, network change to last byte (the engine only).
+# what each number means). Phases: throughput + CPU over plain HTTP, the same over HTTPS, share of
+# a long and lossy link, many small files, peak RSS, bytes re-sent after kill -9, network change
+# to last byte (the engine only).
 #
-#   bench/run.sh                                            # everything, ~15 min on 2 cores
+#   bench/run.sh                                            # everything, ~20 min on 2 cores
 #   BENCH_SIZES=64M BENCH_RUNS=1 BENCH_RSS_SIZES= BENCH_KILL_TRIALS=2 bench/run.sh   # smoke run
 #   BENCH_PHASES=kill bench/run.sh                          # one phase
+#   BENCH_PHASES=throughput,https,link,small BENCH_SIZES=256M bench/run.sh   # issue 16's tables
 #
 # Environment (defaults in brackets; sizes take numfmt IEC suffixes):
-#   BENCH_PHASES [throughput,link,rss,kill,cut]
+#   BENCH_PHASES [throughput,https,link,small,rss,kill,cut]
 #   BENCH_SIZES [256M 1G]          throughput files (random bytes); their runs count for RSS too
-#   BENCH_RUNS [3]                 throughput runs per tool and file (medians are reported)
-#   BENCH_LINK_SIZE [64M]          file for the throttled-link phase (random bytes)
-#   BENCH_LINK_BANDWIDTH [5000000] link rate in bytes/s (5,000,000 = 40 Mbit/s)
-#   BENCH_LINK_LATENCY_MS [50]     latency the simulator adds to every response
+#   BENCH_RUNS [3]                 throughput (and HTTPS) runs per tool and file (medians reported)
+#   BENCH_HTTPS_SIZES [256M]       HTTPS phase files (random bytes): a second vod-sim with --tls
+#   BENCH_LINK_SIZE [64M]          file for the long-and-lossy-link phase (random bytes)
+#   BENCH_LINK_BANDWIDTH [12500000] link rate in bytes/s (12,500,000 = 100 Mbit/s)
+#   BENCH_LINK_LATENCY_MS [150]    latency the simulator adds to every response (a round trip)
+#   BENCH_LINK_RESET [0.01]        share of requests whose connection is reset (0 for none)
 #   BENCH_LINK_RUNS [3]
+#   BENCH_SMALL_COUNT [300]        files in the many-small-files phase (random bytes), of sizes
+#   BENCH_SMALL_MIN [64K]          drawn uniformly (seeded by BENCH_SEED) between these two
+#   BENCH_SMALL_MAX [512K]
+#   BENCH_SMALL_RUNS [3]
+#   BENCH_SMALL_LATENCY_MS [0]     latency added to every response in that phase
 #   BENCH_RSS_SIZES [4G]           extra peak-RSS files (sparse: no disk reads), one run per tool
 #   BENCH_KILL_SIZE [128M]         file for the kill -9 phase (random bytes)
 #   BENCH_KILL_TRIALS [8]          kill points per tool (the same random points for every tool)
 #   BENCH_KILL_BANDWIDTH [20000000] link rate (bytes/s) in the kill phase, 0 for none (unthrottled,
 #                                  the Go SDK rewrites its checkpoint ~1000 times a second, which
 #                                  makes a torn checkpoint far likelier than on any real link)
-#   BENCH_CUT_TRIALS [5]           network switches per link (40 MiB/s, and the throttled link)
+#   BENCH_CUT_TRIALS [5]           network switches per link (40 MiB/s, and 5,000,000 B/s with 50 ms)
 #   BENCH_SEED [1]                 seed of the kill points
 #   BENCH_PART_SIZE [1048576]      part size in bytes (the engine's default)
 #   BENCH_PARALLEL [5]             parts in parallel (the engine's default)
 #   BENCH_SIG [v1]                 OSS signature version, v1 or v4
-#   BENCH_ONLY []                  comma-separated subset: vod-upload,oss2,aliyun-oss-go-sdk,plain-put
+#   BENCH_ONLY []                  comma-separated subset: vod-upload,oss2,aliyun-oss-go-sdk,plain-put,
+#                                  plain-put-copy (the throughput phase only)
 #   BENCH_BUILD [1]                0: use the binaries already copied to $BENCH_DIR/bin
 #   BENCH_DIR [bench/out]          private binaries, the Go peer, results.json, results.md (git-ignored)
 #   BENCH_TMPDIR [$TMPDIR or /tmp] where the test files and the simulator's data go (removed at the end)
@@ -90,9 +100,10 @@ make_file() {
     echo "$f"
 }
 
-phases="${BENCH_PHASES:-throughput,link,rss,kill,cut}"
+phases="${BENCH_PHASES:-throughput,https,link,small,rss,kill,cut}"
 has() { [[ ",$phases," == *",$1,"* ]]; }
 sizes="${BENCH_SIZES-256M 1G}"
+https_sizes="${BENCH_HTTPS_SIZES-256M}"
 rss_sizes="${BENCH_RSS_SIZES-4G}"
 link_size="${BENCH_LINK_SIZE:-64M}"
 kill_size="${BENCH_KILL_SIZE:-128M}"
@@ -104,7 +115,8 @@ for s in $sizes $link_size $kill_size $rss_sizes; do
     b="$(bytes_of "$s")"
     [ "$b" -gt "$largest" ] && largest="$b"
 done
-for s in $sizes $link_size $kill_size; do need=$((need + $(bytes_of "$s"))); done
+for s in $sizes $https_sizes $link_size $kill_size; do need=$((need + $(bytes_of "$s"))); done
+need=$((need + ${BENCH_SMALL_COUNT:-300} * $(bytes_of "${BENCH_SMALL_MAX:-512K}")))
 need=$((need + 2 * largest + (1 << 30)))
 avail=$(($(df --output=avail -B1 "$tmp_root" | tail -1)))
 if [ "$avail" -lt "$need" ]; then
@@ -114,9 +126,27 @@ fi
 
 args=()
 if has throughput || has rss; then for s in $sizes; do args+=(--file "$(make_file "$s" random)"); done; fi
+if has https; then for s in $https_sizes; do args+=(--https-file "$(make_file "$s" random)"); done; fi
 has link && args+=(--link-file "$(make_file "$link_size" random)")
+if has small; then
+    small_dir="$files_dir/small"
+    mkdir -p "$small_dir"
+    log "making ${BENCH_SMALL_COUNT:-300} small files in $small_dir"
+    python3 - "$small_dir" "${BENCH_SMALL_COUNT:-300}" "$(bytes_of "${BENCH_SMALL_MIN:-64K}")" \
+        "$(bytes_of "${BENCH_SMALL_MAX:-512K}")" "${BENCH_SEED:-1}" <<'PY'
+import os, random, sys
+d, n, lo, hi, seed = sys.argv[1], *map(int, sys.argv[2:])
+rng = random.Random(seed)
+for i in range(n):
+    with open(os.path.join(d, f"clip-{i:04d}.mp4"), "wb") as f:
+        f.write(os.urandom(rng.randint(lo, hi)))
+PY
+    args+=(--small-files "$small_dir")
+fi
 if has rss; then for s in $rss_sizes; do args+=(--rss-file "$(make_file "$s" sparse)"); done; fi
 has kill && args+=(--kill-file "$(make_file "$kill_size" random)")
+# The test files were just written: flush them now, not as writeback during the first runs.
+sync
 # Throughput files are only measured in the throughput phase; rss alone uses its own files.
 has throughput || args=("${args[@]/#--file/--rss-file}")
 
@@ -137,13 +167,16 @@ versions=(
     --phases "$phases" \
     --runs "${BENCH_RUNS:-3}" \
     --link-runs "${BENCH_LINK_RUNS:-3}" \
-    --link-bandwidth "${BENCH_LINK_BANDWIDTH:-5000000}" \
-    --link-latency-ms "${BENCH_LINK_LATENCY_MS:-50}" \
+    --link-bandwidth "${BENCH_LINK_BANDWIDTH:-12500000}" \
+    --link-latency-ms "${BENCH_LINK_LATENCY_MS:-150}" \
+    --link-reset "${BENCH_LINK_RESET:-0.01}" \
+    --small-runs "${BENCH_SMALL_RUNS:-3}" \
+    --small-latency-ms "${BENCH_SMALL_LATENCY_MS:-0}" \
     --kill-trials "${BENCH_KILL_TRIALS:-8}" \
     --kill-bandwidth "${BENCH_KILL_BANDWIDTH:-20000000}" \
     --cut-trials "${BENCH_CUT_TRIALS:-5}" \
     --cut-link "$((40 << 20)):0" \
-    --cut-link "${BENCH_LINK_BANDWIDTH:-5000000}:${BENCH_LINK_LATENCY_MS:-50}" \
+    --cut-link "5000000:50" \
     --seed "${BENCH_SEED:-1}" \
     --part-size "${BENCH_PART_SIZE:-1048576}" \
     --parallel "${BENCH_PARALLEL:-5}" \

@@ -455,7 +455,12 @@ async fn main() {
         let t0 = Instant::now();
         if via_source {
             engine.set_source_opener(Some(Arc::new(PreadOpener(path.clone()))));
-            upload_source(&engine, &waiter, FileSource::Uri("measure://big.mp4".into())).await;
+            upload_source(
+                &engine,
+                &waiter,
+                FileSource::Uri("measure://big.mp4".into()),
+            )
+            .await;
         } else {
             upload(&engine, &waiter, &path).await;
         }
@@ -469,7 +474,11 @@ async fn main() {
         } else {
             println!(
                 "{gib} GiB upload from {}: {:.1} s ({:.0} MiB/s); peak RSS of the engine process {} KiB (before the upload {} KiB)",
-                if via_source { "a byte source" } else { "a path" },
+                if via_source {
+                    "a byte source"
+                } else {
+                    "a path"
+                },
                 secs,
                 size as f64 / MIB as f64 / secs,
                 vm_hwm_kib(),

@@ -15,6 +15,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -53,6 +55,16 @@ type uploadAuth struct {
 	Region          string
 }
 
+// fileList is a repeatable -file flag.
+type fileList []string
+
+func (f *fileList) String() string     { return strings.Join(*f, ",") }
+func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
+
+// httpClient is used for every request (VOD, OSS, plain PUT): the default transport, plus the
+// -ca-file roots for a simulator serving HTTPS with a private CA.
+var httpClient = &http.Client{Timeout: 30 * time.Minute}
+
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "oss-go-upload:", err)
@@ -66,7 +78,9 @@ func run() error {
 	akID := flag.String("access-key-id", "", "account AccessKeyId")
 	akSecret := flag.String("access-key-secret", "", "account AccessKeySecret")
 	region := flag.String("region", "cn-shanghai", "region (for V4)")
-	file := flag.String("file", "", "file to upload")
+	var files fileList
+	flag.Var(&files, "file", "file to upload (repeatable: the files one after the other, then a summary line)")
+	caFile := flag.String("ca-file", "", "PEM file of CA certificates to trust (a simulator's private CA)")
 	partSize := flag.Int64("part-size", 8<<20, "part size in bytes")
 	threads := flag.Int("threads", 4, "parallel part uploads (oss.Routines)")
 	sig := flag.String("sig", "v1", "OSS signature version: v1 or v4")
@@ -85,34 +99,82 @@ func run() error {
 			info.Region = *region
 		}
 	}
-	if info.VodEndpoint == "" || info.AccessKeyID == "" || info.AccessKeySecret == "" || *file == "" {
+	if info.VodEndpoint == "" || info.AccessKeyID == "" || info.AccessKeySecret == "" || len(files) == 0 {
 		return errors.New("need --sim-info (or --vod-endpoint, --access-key-id, --access-key-secret) and --file")
 	}
 	if *sig != "v1" && *sig != "v4" {
 		return fmt.Errorf("--sig must be v1 or v4, not %q", *sig)
 	}
-	st, err := os.Stat(*file)
-	if err != nil {
-		return err
+	if *mode != "put" && *mode != "put-copy" && *mode != "resumable" {
+		return fmt.Errorf("--mode must be resumable, put or put-copy, not %q", *mode)
 	}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			return err
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("%s: no certificate", *caFile)
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+		httpClient = &http.Client{Transport: tr, Timeout: 30 * time.Minute}
+	}
+	if len(files) == 1 {
+		out, err := uploadOne(info, files[0], *mode, *sig, *partSize, *threads, *cpDir, *vodState, "upload.cp")
+		if err != nil {
+			return err
+		}
+		fmt.Println(string(out))
+		return nil
+	}
+	// Many files, one after the other (each with its own VOD call, as an app would do).
+	start := time.Now()
+	var total int64
+	tool := "aliyun-oss-go-sdk"
+	if *mode != "resumable" {
+		tool = "plain-" + *mode
+	}
+	for i, f := range files {
+		state := ""
+		if *vodState != "" {
+			state = fmt.Sprintf("%s.%d", *vodState, i)
+		}
+		out, err := uploadOne(info, f, *mode, *sig, *partSize, *threads, *cpDir, state, fmt.Sprintf("upload-%d.cp", i))
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		fmt.Println(string(out))
+		st, _ := os.Stat(f)
+		total += st.Size()
+	}
+	out, _ := json.Marshal(map[string]any{
+		"tool": tool, "files": len(files), "bytes": total, "seconds": time.Since(start).Seconds(),
+	})
+	fmt.Println(string(out))
+	return nil
+}
 
-	addr, auth, videoID, err := uploadCredentials(info, filepath.Base(*file), st.Size(), *vodState)
+// uploadOne uploads one file (VOD call included) and returns its JSON result line.
+func uploadOne(info simInfo, file, mode, sig string, partSize int64, threads int, cpDir, vodState, cpName string) ([]byte, error) {
+	st, err := os.Stat(file)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	addr, auth, videoID, err := uploadCredentials(info, filepath.Base(file), st.Size(), vodState)
+	if err != nil {
+		return nil, err
 	}
 	endpoint := addr.Endpoint
 	if !strings.Contains(endpoint, "://") {
 		endpoint = "http://" + endpoint
 	}
-	switch *mode {
-	case "put":
-		return plainPut(endpoint, addr, auth, *file, st.Size(), videoID)
-	case "resumable":
-	default:
-		return fmt.Errorf("--mode must be resumable or put, not %q", *mode)
+	if mode != "resumable" {
+		return plainPut(endpoint, addr, auth, file, st.Size(), videoID, mode == "put-copy")
 	}
-	opts := []oss.ClientOption{oss.SecurityToken(auth.SecurityToken), oss.ForcePathStyle(true)}
-	if *sig == "v4" {
+	opts := []oss.ClientOption{oss.SecurityToken(auth.SecurityToken), oss.ForcePathStyle(true), oss.HTTPClient(httpClient)}
+	if sig == "v4" {
 		r := auth.Region
 		if r == "" {
 			r = info.Region
@@ -121,48 +183,67 @@ func run() error {
 	}
 	client, err := oss.New(endpoint, auth.AccessKeyId, auth.AccessKeySecret, opts...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	bucket, err := client.Bucket(addr.Bucket)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
-	dir := *cpDir
+	dir := cpDir
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "oss-go-cp"); err != nil {
-			return err
+			return nil, err
 		}
 		defer os.RemoveAll(dir)
 	}
-	cp := filepath.Join(dir, "upload.cp")
+	cp := filepath.Join(dir, cpName)
 
 	start := time.Now()
-	err = bucket.UploadFile(addr.FileName, *file, *partSize, oss.Routines(*threads), oss.Checkpoint(true, cp))
+	err = bucket.UploadFile(addr.FileName, file, partSize, oss.Routines(threads), oss.Checkpoint(true, cp))
 	seconds := time.Since(start).Seconds()
 	if err != nil {
-		return fmt.Errorf("UploadFile: %w", err)
+		return nil, fmt.Errorf("UploadFile: %w", err)
 	}
 	out, _ := json.Marshal(map[string]any{
 		"tool": "aliyun-oss-go-sdk", "bytes": st.Size(), "seconds": seconds, "video_id": videoID,
-		"bucket": addr.Bucket, "object": addr.FileName, "part_size": *partSize, "threads": *threads, "sig": *sig,
+		"bucket": addr.Bucket, "object": addr.FileName, "part_size": partSize, "threads": threads, "sig": sig,
 	})
-	fmt.Println(string(out))
-	return nil
+	return out, nil
 }
 
 // plainPut sends the file as one PutObject (path style, V1 with the STS token, protocol.md 3.1).
-func plainPut(endpoint string, addr uploadAddress, auth uploadAuth, file string, size int64, videoID string) error {
+//
+// With copy, the file is read into user space through a 256 KiB buffer and written to the socket
+// (what any client that checksums or encrypts its bytes has to do) instead of sendfile(2), which
+// net/http uses for an *os.File body over plain HTTP and which never brings the bytes into the
+// process.
+func plainPut(endpoint string, addr uploadAddress, auth uploadAuth, file string, size int64, videoID string, copyBody bool) ([]byte, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
+	var body io.Reader = f
+	client := httpClient
+	tool := "plain-put"
+	if copyBody {
+		// Hiding *os.File hides its ReadFrom/WriteTo, so no sendfile; a large write buffer keeps
+		// the syscalls as few as the engine's.
+		body = struct{ io.Reader }{f}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if t, ok := httpClient.Transport.(*http.Transport); ok {
+			tr = t.Clone()
+		}
+		tr.WriteBufferSize = 256 << 10
+		client = &http.Client{Transport: tr, Timeout: httpClient.Timeout}
+		tool = "plain-put-copy"
+	}
 	// Path style, the key percent-encoded with "/" kept; the signature uses the raw key.
 	escaped := strings.ReplaceAll(url.PathEscape(addr.FileName), "%2F", "/")
-	req, err := http.NewRequest(http.MethodPut, strings.TrimRight(endpoint, "/")+"/"+addr.Bucket+"/"+escaped, f)
+	req, err := http.NewRequest(http.MethodPut, strings.TrimRight(endpoint, "/")+"/"+addr.Bucket+"/"+escaped, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.ContentLength = size
 	date := time.Now().UTC().Format(http.TimeFormat)
@@ -176,23 +257,22 @@ func plainPut(endpoint string, addr uploadAddress, auth uploadAuth, file string,
 	req.Header.Set("Authorization", "OSS "+auth.AccessKeyId+":"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
 
 	start := time.Now()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	body, _ := io.ReadAll(resp.Body)
+	reply, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	seconds := time.Since(start).Seconds()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("PutObject: HTTP %d: %s", resp.StatusCode, body)
+		return nil, fmt.Errorf("PutObject: HTTP %d: %s", resp.StatusCode, reply)
 	}
 	out, _ := json.Marshal(map[string]any{
-		"tool": "plain-put", "bytes": size, "seconds": seconds, "video_id": videoID,
+		"tool": tool, "bytes": size, "seconds": seconds, "video_id": videoID,
 		"bucket": addr.Bucket, "object": addr.FileName, "sig": "v1",
 		"crc64": resp.Header.Get("x-oss-hash-crc64ecma"),
 	})
-	fmt.Println(string(out))
-	return nil
+	return out, nil
 }
 
 // uploadCredentials gets the UploadAddress/UploadAuth: RefreshUploadVideo for the VideoId kept in
@@ -252,7 +332,6 @@ func callVOD(info simInfo, action map[string]string) (uploadAddress, uploadAuth,
 	query, signature := signRPC(http.MethodGet, params, info.AccessKeySecret)
 	u := strings.TrimRight(info.VodEndpoint, "/") + "/?" + query + "&Signature=" + percentEncode(signature)
 
-	httpClient := &http.Client{Timeout: 30 * time.Second}
 	resp, err := httpClient.Get(u)
 	if err != nil {
 		return addr, auth, "", err

@@ -41,6 +41,7 @@ mod state;
 mod stats;
 mod storage;
 mod throttle;
+mod tls;
 mod util;
 
 use std::net::SocketAddr;
@@ -53,6 +54,7 @@ use serde::{Deserialize, Serialize};
 pub use faults::{FaultAction, FaultRule, FaultRules};
 pub use stats::SimStats;
 pub use throttle::ThrottleSettings;
+pub use tls::TlsOptions;
 
 /// The region every endpoint of the simulator claims to be in.
 pub const REGION: &str = "cn-shanghai";
@@ -85,6 +87,9 @@ pub struct SimConfig {
     pub bandwidth: Option<u64>,
     /// Initial delay added to every non-admin response.
     pub latency: Duration,
+    /// Serve HTTPS instead of HTTP, with a certificate from a private CA generated at start
+    /// ([`Simulator::tls_ca_pem`]); the endpoints then start with `https://`. `None`: plain HTTP.
+    pub tls: Option<TlsOptions>,
 }
 
 impl Default for SimConfig {
@@ -98,6 +103,7 @@ impl Default for SimConfig {
             token_ttl: Duration::from_secs(DEFAULT_TOKEN_TTL_SECS),
             bandwidth: None,
             latency: Duration::ZERO,
+            tls: None,
         }
     }
 }
@@ -105,7 +111,8 @@ impl Default for SimConfig {
 /// The JSON line `vod-sim` prints on start (field order and names are a contract).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimInfo {
-    /// OSS endpoint, e.g. `http://127.0.0.1:PORT` (use path-style addressing).
+    /// OSS endpoint, e.g. `http://127.0.0.1:PORT` (`https://` with [`SimConfig::tls`]; use
+    /// path-style addressing).
     pub oss_endpoint: String,
     /// VOD RPC endpoint (same port).
     pub vod_endpoint: String,
@@ -167,6 +174,7 @@ pub struct Simulator {
     info: SimInfo,
     addr: SocketAddr,
     server: Option<tokio::task::JoinHandle<()>>,
+    tls_ca_pem: Option<String>,
     // Only for `start_background`: the runtime the server runs on (dropped last).
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -187,9 +195,14 @@ impl Simulator {
             addr: config.listen,
             source,
         })?;
+        let tls = config.tls.as_ref().map(tls::SimTls::generate).transpose()?;
         let shared = Arc::new(state::Shared::new(&config, addr)?);
         let info = shared.info.clone();
-        let server = tokio::spawn(server::accept_loop(listener, shared.clone()));
+        let (tls_ca_pem, acceptor) = match tls {
+            Some(t) => (Some(t.ca_pem), Some(t.acceptor)),
+            None => (None, None),
+        };
+        let server = tokio::spawn(server::accept_loop(listener, shared.clone(), acceptor));
         tracing::info!(%addr, data_dir = %shared.store.root().display(), "vod-sim listening");
         if !addr.ip().is_loopback() {
             tracing::warn!(
@@ -203,6 +216,7 @@ impl Simulator {
             info,
             addr,
             server: Some(server),
+            tls_ca_pem,
             runtime: None,
         })
     }
@@ -230,7 +244,13 @@ impl Simulator {
         self.addr
     }
 
-    /// Base URL, e.g. `http://127.0.0.1:PORT`.
+    /// The private CA that issued the HTTPS certificate, as PEM (`None` over plain HTTP): what a
+    /// client must trust, e.g. in vod-upload's `Config::extra_root_certificates`.
+    pub fn tls_ca_pem(&self) -> Option<&str> {
+        self.tls_ca_pem.as_deref()
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn endpoint(&self) -> &str {
         &self.info.oss_endpoint
     }

@@ -41,6 +41,14 @@ struct Args {
     /// Delay in milliseconds added to every response.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Serve HTTPS with a certificate issued at start by a private CA (for 127.0.0.1, ::1,
+    /// localhost and the advertised IP); the endpoints printed then start with https://.
+    #[arg(long)]
+    tls: bool,
+    /// Write the private CA certificate (PEM) here before the JSON line is printed: the root a
+    /// client must trust (vod-upload --ca-cert FILE).
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    tls_cert_out: Option<PathBuf>,
 }
 
 async fn shutdown_signal() {
@@ -94,6 +102,13 @@ fn main() -> ExitCode {
         token_ttl: Duration::from_secs(args.token_ttl),
         bandwidth: args.bandwidth,
         latency: Duration::from_millis(args.latency_ms),
+        tls: args.tls.then(|| {
+            let mut tls = vod_sim::TlsOptions::default();
+            if let Some(ip) = args.advertise_ip {
+                tls.subject_alt_names.push(ip.to_string());
+            }
+            tls
+        }),
     };
     runtime.block_on(async move {
         let sim = match Simulator::start(config).await {
@@ -103,6 +118,12 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if let (Some(path), Some(pem)) = (&args.tls_cert_out, sim.tls_ca_pem())
+            && let Err(e) = std::fs::write(path, pem)
+        {
+            eprintln!("vod-sim: --tls-cert-out {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
         let line = match serde_json::to_string(sim.info()) {
             Ok(l) => l,
             Err(e) => {

@@ -91,14 +91,18 @@ impl AsyncWrite for ConnIo {
 
 /// Accepts connections until aborted; aborting drops the `JoinSet`, which aborts every
 /// connection task.
-pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
                     stats::inc(&shared.stats.connections);
-                    conns.spawn(serve_connection(stream, shared.clone()));
+                    conns.spawn(serve_connection(stream, shared.clone(), tls.clone()));
                 }
                 Err(e) => {
                     // Usually EMFILE; back off instead of spinning.
@@ -111,13 +115,32 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
+async fn serve_connection(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let _ = stream.set_nodelay(true);
     let reset = Arc::new(AtomicBool::new(false));
-    let io = TokioIo::new(ConnIo {
+    let conn = ConnIo {
         inner: stream,
         reset: reset.clone(),
-    });
+    };
+    match tls {
+        None => serve_http(TokioIo::new(conn), shared, reset).await,
+        // The TLS session runs over ConnIo, so a reset fault still ends the TCP stream with RST.
+        Some(tls) => match tls.accept(conn).await {
+            Ok(stream) => serve_http(TokioIo::new(stream), shared, reset).await,
+            // A client that refuses the certificate aborts the handshake: nothing to serve.
+            Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
+        },
+    }
+}
+
+async fn serve_http<I>(io: TokioIo<I>, shared: Arc<Shared>, reset: Arc<AtomicBool>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |req| {
         let shared = shared.clone();
         let reset = reset.clone();

@@ -27,7 +27,7 @@ pub(crate) struct Shared {
     _temp_dir: Option<tempfile::TempDir>,
 }
 
-fn endpoint(addr: SocketAddr, advertise_ip: Option<std::net::IpAddr>) -> String {
+fn endpoint(addr: SocketAddr, advertise_ip: Option<std::net::IpAddr>, tls: bool) -> String {
     let ip = advertise_ip.unwrap_or(addr.ip());
     // Clients cannot connect to the unspecified address; point them at loopback.
     let host = if ip.is_unspecified() {
@@ -41,7 +41,8 @@ fn endpoint(addr: SocketAddr, advertise_ip: Option<std::net::IpAddr>) -> String 
     } else {
         ip.to_string()
     };
-    format!("http://{host}:{}", addr.port())
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{host}:{}", addr.port())
 }
 
 impl Shared {
@@ -89,7 +90,7 @@ impl Shared {
                 "the account access key id must not start with STS.".into(),
             ));
         }
-        let base = endpoint(addr, config.advertise_ip);
+        let base = endpoint(addr, config.advertise_ip, config.tls.is_some());
         let info = SimInfo {
             oss_endpoint: base.clone(),
             vod_endpoint: base.clone(),
@@ -130,12 +131,20 @@ mod tests {
     #[test]
     fn endpoints() {
         let e = |addr: &str, advertise: Option<&str>| {
-            endpoint(addr.parse().unwrap(), advertise.map(|a| a.parse().unwrap()))
+            endpoint(
+                addr.parse().unwrap(),
+                advertise.map(|a| a.parse().unwrap()),
+                false,
+            )
         };
         assert_eq!(e("127.0.0.1:80", None), "http://127.0.0.1:80");
         assert_eq!(e("0.0.0.0:81", None), "http://127.0.0.1:81");
         assert_eq!(e("[::1]:82", None), "http://[::1]:82");
         assert_eq!(e("0.0.0.0:83", Some("10.0.2.2")), "http://10.0.2.2:83");
         assert_eq!(e("[::]:84", Some("fd00::1")), "http://[fd00::1]:84");
+        assert_eq!(
+            endpoint("127.0.0.1:85".parse().unwrap(), None, true),
+            "https://127.0.0.1:85"
+        );
     }
 }
