@@ -256,7 +256,8 @@ pub struct Config {
     /// platform's (on Android: Mozilla's bundled set): a private CA in front of a private OSS
     /// endpoint, or a corporate TLS proxy. Empty by default.
     pub extra_root_certificates: Vec<String>,
-    /// Files below this size use one PutObject instead of a multipart upload.
+    /// Files below this size, and files that fit in one part, use one PutObject instead of a
+    /// multipart upload.
     pub put_object_threshold: u64,
     /// Refresh credentials this long before their known expiry.
     pub refresh_ahead: Duration,

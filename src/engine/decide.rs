@@ -115,9 +115,30 @@ pub(crate) fn parts_to_send(count: u64, done: impl Fn(u32) -> bool) -> Vec<u32> 
     (1..=count as u32).filter(|n| !done(*n)).collect()
 }
 
+/// Whether a file goes up in one PutObject rather than a multipart upload: when it is below
+/// the configured threshold or fits in one part (Initiate and Complete would add two round
+/// trips and two requests for the same all-or-nothing transfer), unless a multipart upload of
+/// it is already under way (continued, never dropped on the floor).
+pub(crate) fn use_put_object(size: u64, threshold: u64, part_size: u64, resuming: bool) -> bool {
+    !resuming && (size < threshold || size <= part_size)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_part_files_are_one_put_object_unless_a_multipart_upload_is_under_way() {
+        const P: u64 = 1 << 20;
+        assert!(use_put_object(0, 100 * 1024, P, false));
+        assert!(use_put_object(P, 100 * 1024, P, false));
+        assert!(!use_put_object(P + 1, 100 * 1024, P, false));
+        assert!(
+            use_put_object(P + 1, P + 2, P, false),
+            "the threshold can be higher"
+        );
+        assert!(!use_put_object(10, 100 * 1024, P, true));
+    }
     use crate::error::{Service, ServiceError};
 
     fn service(code: &str, status: u16) -> Error {

@@ -51,9 +51,19 @@ impl Streak {
     /// Records a failure. Returns the delay before the next attempt, or `None` when the count
     /// or the time budget is used up.
     pub fn next_delay(&mut self, policy: &RetryPolicy) -> Option<Duration> {
+        self.next_delay_after(policy, false)
+    }
+
+    /// [`next_delay`](Self::next_delay), retrying at once when the streak's first failure is a
+    /// dropped connection: on a lossy mobile path a reset is usually that one connection, and
+    /// waiting would leave its lane of parallel parts idle. A second failure backs off as usual.
+    pub fn next_delay_after(&mut self, policy: &RetryPolicy, reset: bool) -> Option<Duration> {
         self.attempts += 1;
         if self.attempts > policy.limit || self.started.elapsed() >= policy.budget {
             return None;
+        }
+        if reset && self.attempts == 1 {
+            return Some(Duration::ZERO);
         }
         Some(policy.delay(self.attempts, fastrand::f64()))
     }
@@ -86,6 +96,17 @@ mod tests {
         assert_eq!(p.delay(3, 0.0), Duration::from_millis(200));
         assert_eq!(p.delay(10, 1.0), Duration::from_secs(2));
         assert_eq!(p.delay(1000, 1.0), Duration::from_secs(2), "no overflow");
+    }
+
+    #[test]
+    fn a_first_reset_is_retried_at_once_and_then_backs_off() {
+        let p = policy(3);
+        let mut s = Streak::new();
+        assert_eq!(s.next_delay_after(&p, true), Some(Duration::ZERO));
+        assert!(s.next_delay_after(&p, true).unwrap() >= Duration::from_millis(100));
+        assert!(s.next_delay_after(&p, true).is_some());
+        assert!(s.next_delay_after(&p, true).is_none(), "still counted");
+        assert!(Streak::new().next_delay_after(&p, false).unwrap() > Duration::ZERO);
     }
 
     #[test]

@@ -15,13 +15,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::decide::{
     CredentialPlan, CredentialView, Fallback, Reason, Recovery, after_failure, credential_plan,
-    parts_to_send,
+    parts_to_send, use_put_object,
 };
 use super::state::{Input, RunId, Wait};
 use super::{
     CredentialReason, CredentialRequest, Entry, Event, FileAuth, Inner, ProvidedCredentials,
 };
-use crate::error::{Error, ErrorClass, Result};
+use crate::error::{Error, ErrorClass, Result, TransportKind};
 use crate::model::{FileId, FileInfo, UploadResult, UploadTarget, VodInfo, effective_part_size};
 use crate::protocol::crc64;
 use crate::protocol::credentials::{Credentials, UploadAddress, UploadAuth};
@@ -512,7 +512,19 @@ impl FileCtx {
         };
         let fingerprint = self.fingerprint().await?;
         let total = fingerprint.size;
-        let crc = if total < self.inner.config.put_object_threshold {
+        let resuming = self
+            .inner
+            .store
+            .get_session(&self.id)?
+            .is_some_and(|s| s.upload_id.is_some());
+        let part_size = effective_part_size(self.inner.config.part_size, total);
+        let single = use_put_object(
+            total,
+            self.inner.config.put_object_threshold,
+            part_size,
+            resuming,
+        );
+        let crc = if single {
             self.inner.store.delete_session(&self.id)?;
             self.put_object(&loc).await?
         } else {
@@ -1016,7 +1028,14 @@ impl FileCtx {
             ) {
                 return Err(err);
             }
-            let Some(delay) = streak.next_delay(&self.inner.retry) else {
+            let reset = matches!(
+                &err,
+                Error::Transport {
+                    kind: TransportKind::Reset,
+                    ..
+                }
+            );
+            let Some(delay) = streak.next_delay_after(&self.inner.retry, reset) else {
                 tracing::warn!(file = %self.id, "giving up after retries: {err}");
                 return Err(err);
             };

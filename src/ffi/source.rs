@@ -67,7 +67,8 @@ pub trait ByteSource: Send + Sync {
 /// Opens the byte source of a URI passed to `addUri` (or restored after a restart).
 #[uniffi::export(with_foreign)]
 pub trait SourceOpener: Send + Sync {
-    fn open(&self, uri: String) -> Result<Arc<dyn ByteSource>, SourceError>;
+    /// (`openUri`, not `open`: Swift's `open` keyword breaks UniFFI's generated C header.)
+    fn open_uri(&self, uri: String) -> Result<Arc<dyn ByteSource>, SourceError>;
 }
 
 /// The engine's view of a foreign opener.
@@ -75,7 +76,7 @@ pub(super) struct Opener(pub(super) Arc<dyn SourceOpener>);
 
 impl core::SourceOpener for Opener {
     fn open(&self, uri: &str) -> io::Result<Arc<dyn core::ByteSource>> {
-        let source = self.0.open(uri.to_owned())?;
+        let source = self.0.open_uri(uri.to_owned())?;
         Ok(Arc::new(Foreign(source)))
     }
 }

@@ -450,7 +450,8 @@ pub struct ClientConfig {
     /// bundled set), e.g. a private CA or a corporate TLS proxy. Default none.
     #[uniffi(default = None)]
     pub extra_root_certificates: Option<Vec<String>>,
-    /// Files below this size go up in one PutObject. Default 100 KiB.
+    /// Files below this size, and files that fit in one part, go up in one PutObject. Default
+    /// 100 KiB.
     #[uniffi(default = None)]
     pub put_object_threshold: Option<i64>,
     /// Renew credentials this long before their known expiry. Default 5 minutes.

@@ -458,7 +458,7 @@ class MediaOpener(vu.SourceOpener):
     def __init__(self, files):
         self.files, self.reads = files, []
 
-    def open(self, uri):
+    def open_uri(self, uri):
         if uri not in self.files:
             raise vu.SourceError.NotFound(f"no media at {uri}")
         return FileBackedSource(self.files[uri], self.reads)

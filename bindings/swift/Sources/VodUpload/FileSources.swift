@@ -93,7 +93,7 @@ public final class FileURLSource: ByteSource, @unchecked Sendable {
 public final class FileURLSourceOpener: SourceOpener {
     public init() {}
 
-    public func open(uri: String) throws -> ByteSource {
+    public func openUri(uri: String) throws -> ByteSource {
         guard let url = URL(string: uri), url.isFileURL else {
             throw SourceError.NotFound(reason: "not a file URL: \(uri)")
         }

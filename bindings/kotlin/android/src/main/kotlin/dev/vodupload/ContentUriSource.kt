@@ -116,7 +116,7 @@ class ContentUriSource(context: Context, val uri: Uri) : ByteSource, AutoCloseab
 class ContentResolverOpener(context: Context) : SourceOpener {
     private val context = context.applicationContext ?: context
 
-    override fun open(uri: String): ByteSource {
+    override fun openUri(uri: String): ByteSource {
         val parsed = Uri.parse(uri)
         if (parsed.scheme != ContentResolver.SCHEME_CONTENT && parsed.scheme != ContentResolver.SCHEME_FILE) {
             throw SourceException.NotFound("not a content:// or file:// Uri: $uri")

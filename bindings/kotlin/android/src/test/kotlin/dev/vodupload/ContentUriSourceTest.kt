@@ -96,7 +96,7 @@ class ContentUriSourceTest {
         ContentUriSource(app, uri).use { changed ->
             assertNotEquals("changed content has another version", first.version(), changed.version())
         }
-        val missing = runCatching { ContentResolverOpener(app).open("content://nobody.here/1") }.exceptionOrNull()
+        val missing = runCatching { ContentResolverOpener(app).openUri("content://nobody.here/1") }.exceptionOrNull()
         assertTrue("$missing", missing is SourceException.NotFound)
     }
 
