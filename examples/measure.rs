@@ -4,7 +4,9 @@
 //! 2. time from `set_network_state(cellular)` to the last byte the server receives;
 //! 3. peak memory (VmHWM of this process, which runs only the engine) for a 1 GiB upload;
 //!    `rss-source` measures the same upload added by URI and read through an app-supplied
-//!    `ByteSource` (as Android's `content://` Uris are): run it as its own process to compare.
+//!    `ByteSource` (as Android's `content://` Uris are): run it as its own process to compare;
+//! 4. `verify`: the resume check's cost per GiB (the checkpointed parts re-read and their CRC-64
+//!    compared before a restarted upload continues): one sequential pass, as the worker does.
 //!
 //! Run: `cargo build --release -p vod-sim && cargo run --release --example measure`
 //! (`VOD_SIM=/path/to/vod-sim` overrides the simulator binary; `MEASURE_GIB=4` uploads 4 GiB
@@ -282,7 +284,7 @@ fn opts() -> Opts {
             "--latency-ms" => o.latency_ms = value("--latency-ms").parse().expect("--latency-ms"),
             "--trials" => o.trials = value("--trials").parse().expect("--trials"),
             "--json" => o.json = true,
-            "resend" | "cut" | "rss" | "rss-source" => o.sections.push(a),
+            "resend" | "cut" | "rss" | "rss-source" | "verify" => o.sections.push(a),
             _ => panic!("unknown argument {a:?} (see the docs at the top of examples/measure.rs)"),
         }
     }
@@ -433,6 +435,51 @@ async fn main() {
             engine.shutdown();
         }
         o.done_with(sim).await;
+    }
+
+    // 4. The resume check: read + CRC-64 of MEASURE_GIB (default 1) GiB of checkpointed parts,
+    // through the engine's own reader, in its 256 KiB steps.
+    if o.sections.iter().any(|s| s == "verify") {
+        let gib: u64 = std::env::var("MEASURE_GIB")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let size = gib * 1024 * MIB;
+        let path = dir.path().join("verify.bin");
+        {
+            use std::io::Write;
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+            let block: Vec<u8> = (0..MIB).map(|i| (i * 31 % 251) as u8).collect();
+            for _ in 0..size / MIB {
+                f.write_all(&block).unwrap();
+            }
+        }
+        let cpu = || {
+            let mut r = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+            unsafe { libc::getrusage(libc::RUSAGE_SELF, r.as_mut_ptr()) };
+            let r = unsafe { r.assume_init() };
+            let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+            t(r.ru_utime) + t(r.ru_stime)
+        };
+        let (t0, c0) = (Instant::now(), cpu());
+        let reader = vod_upload::source::Source::path(&path).reader().unwrap();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut crc = vod_upload::protocol::crc64::Crc64::new();
+        let mut at = 0;
+        while at < size {
+            reader.read_exact_at(&mut buf, at).unwrap();
+            crc.update(&buf);
+            at += buf.len() as u64;
+        }
+        std::hint::black_box(crc.finish());
+        let (secs, cpu_s) = (t0.elapsed().as_secs_f64(), cpu() - c0);
+        println!(
+            "resume check of {gib} GiB of checkpointed parts (page cache warm): {:.2} s wall, {:.2} CPU s, i.e. {:.2} s and {:.2} CPU s per GiB",
+            secs,
+            cpu_s,
+            secs / gib as f64,
+            cpu_s / gib as f64
+        );
     }
 
     // 3. Peak memory of the engine process for a 1 GiB (or MEASURE_GIB) upload, from a path

@@ -71,6 +71,10 @@ pub(crate) struct Inner {
     pub(crate) provider: RwLock<Option<Arc<dyn CredentialProvider>>>,
     /// Opens files added by URI.
     pub(crate) opener: RwLock<Option<Arc<dyn SourceOpener>>>,
+    /// Files whose checkpointed parts were checked against the file in this process (or whose
+    /// upload began in it): a checkpoint from an earlier process is re-read once before it is
+    /// trusted.
+    pub(crate) verified: Mutex<std::collections::HashSet<FileId>>,
     /// Serialises credential-provider calls and VOD refreshes, so concurrent expiries cause one
     /// renewal.
     pub(crate) refresh_lock: tokio::sync::Mutex<()>,
@@ -192,6 +196,7 @@ impl Engine {
             events: EventSink::start(),
             provider: RwLock::new(None),
             opener: RwLock::new(None),
+            verified: Mutex::new(Default::default()),
             refresh_lock: tokio::sync::Mutex::new(()),
             credentials_changed: watch::channel(0).0,
             wake: Arc::new(Notify::new()),

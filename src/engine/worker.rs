@@ -643,6 +643,9 @@ impl FileCtx {
                 return Ok(crc);
             }
         };
+        if !ledger.is_empty() && !lock(&self.inner.verified).contains(&self.id) {
+            self.verify_ledger(&ledger, part_size).await?;
+        }
         let count = total.div_ceil(part_size);
         let part_len = move |n: u64| part_size.min(total - (n - 1) * part_size);
         let mut done: std::collections::BTreeMap<u32, PartRecord> =
@@ -824,6 +827,8 @@ impl FileCtx {
                     credentials_expire_at: ticket.auth.credentials.expires_at,
                 };
                 store.save_session(&s)?;
+                // Parts this process uploads need no re-read.
+                lock(&self.inner.verified).insert(self.id.clone());
                 s
             }
         };
@@ -930,6 +935,55 @@ impl FileCtx {
             }
         }
         Ok(kept)
+    }
+
+    /// Re-reads the parts a checkpoint from an earlier process says are uploaded and compares
+    /// their CRC-64 with the ledger's: the fingerprint (size, mtime, edges) cannot see a change
+    /// in the middle with the mtime kept (editors, sync tools, restores), and completing such
+    /// an upload would mix two versions of the file. One sequential pass, one buffer; a
+    /// mismatch is `FileChanged` (the upload starts over).
+    async fn verify_ledger(&self, ledger: &[PartRecord], part_size: u64) -> Result<()> {
+        let source = self.source()?.clone();
+        let mut parts: Vec<PartRecord> = ledger.to_vec();
+        parts.sort_by_key(|p| p.part_number);
+        let started = Instant::now();
+        let bytes: u64 = parts.iter().map(|p| p.size).sum();
+        let changed = tokio::task::spawn_blocking(move || -> Result<Option<u32>> {
+            let reader = source.reader()?;
+            let mut buf = vec![0u8; 256 * 1024];
+            for p in &parts {
+                let mut digest = crc64::Crc64::new();
+                let (mut at, end) = (
+                    (u64::from(p.part_number) - 1) * part_size,
+                    (u64::from(p.part_number) - 1) * part_size + p.size,
+                );
+                while at < end {
+                    let want = buf.len().min((end - at) as usize);
+                    match reader.read_exact_at(&mut buf[..want], at) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                            return Ok(Some(p.part_number));
+                        }
+                        Err(e) => return Err(source.error(e)),
+                    }
+                    digest.update(&buf[..want]);
+                    at += want as u64;
+                }
+                if digest.finish() != p.crc64 {
+                    return Ok(Some(p.part_number));
+                }
+            }
+            Ok(None)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("verify task failed: {e}")))??;
+        if let Some(n) = changed {
+            tracing::warn!(file = %self.id, part = n, "uploaded part no longer matches the file; starting over");
+            return Err(Error::FileChanged(self.location.display_path()));
+        }
+        tracing::info!(file = %self.id, bytes, elapsed = ?started.elapsed(), "checkpointed parts match the file");
+        lock(&self.inner.verified).insert(self.id.clone());
+        Ok(())
     }
 
     /// Abort the stored multipart upload (best effort) and forget the checkpoint.
