@@ -26,6 +26,17 @@ async fn upload_part_way(h: &Harness, name: &str, size: usize) -> (String, Vec<u
     (id, data)
 }
 
+/// A new process on the same database, on a full-speed link, started with the account key.
+fn restart_unthrottled(h: &mut Harness) {
+    h.reopen();
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 0,
+    });
+    h.use_account_key();
+    h.engine.start();
+}
+
 /// The engine is dropped mid-upload (as when the app is killed) and opened again on the same
 /// database: the queue is restored and the same multipart upload continues; no finished part
 /// is sent again.
@@ -91,13 +102,7 @@ async fn part_on_server_but_missing_from_ledger_is_not_resent() {
         }
         println!("removed part {} from the ledger", lost.part_number);
     }
-    h.reopen();
-    h.sim.throttle(ThrottleSettings {
-        bandwidth: None,
-        latency_ms: 0,
-    });
-    h.use_account_key();
-    h.engine.start();
+    restart_unthrottled(&mut h);
     h.events.wait_succeeded(&id).await;
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
     let parts = (data.len() as u64).div_ceil(PART);
@@ -118,13 +123,7 @@ async fn file_changed_between_runs_restarts_cleanly() {
     let path = h.engine.file(&id).unwrap().source.display_path();
     let new: Vec<u8> = (0..1100 * 1024).map(|i| (i % 251) as u8).collect();
     std::fs::write(&path, &new).unwrap();
-    h.reopen();
-    h.sim.throttle(ThrottleSettings {
-        bandwidth: None,
-        latency_ms: 0,
-    });
-    h.use_account_key();
-    h.engine.start();
+    restart_unthrottled(&mut h);
     let result = h.events.wait_succeeded(&id).await;
     assert_eq!(result.bytes, new.len() as u64);
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, new);
@@ -153,13 +152,7 @@ async fn a_change_inside_uploaded_parts_with_mtime_kept_restarts_the_upload() {
         .unwrap();
     assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
 
-    h.reopen();
-    h.sim.throttle(ThrottleSettings {
-        bandwidth: None,
-        latency_ms: 0,
-    });
-    h.use_account_key();
-    h.engine.start();
+    restart_unthrottled(&mut h);
     h.events.wait_succeeded(&id).await;
     let object = h.read_back(&h.engine.file(&id).unwrap()).await;
     assert!(
@@ -208,13 +201,7 @@ async fn checkpoint_keeps_its_part_size_across_configurations() {
     let mut h = Harness::new(|_| {}).await;
     let (id, data) = upload_part_way(&h, "resized.mp4", 1536 * 1024).await;
     h.config.part_size = 256 * 1024;
-    h.reopen();
-    h.sim.throttle(ThrottleSettings {
-        bandwidth: None,
-        latency_ms: 0,
-    });
-    h.use_account_key();
-    h.engine.start();
+    restart_unthrottled(&mut h);
     let result = h.events.wait_succeeded(&id).await;
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
     let stats = h.sim.stats();
