@@ -165,7 +165,10 @@ async fn uri_source_uploads_and_resumes_after_a_restart() {
     // and the fingerprint's edges (twice: at start and before Complete); nothing more.
     let read2 = media2.bytes_read.load(Ordering::Relaxed);
     let bound = data.len() as u64 + 4 * 64 * 1024;
-    assert!(read2 <= bound, "second run read {read2} bytes (bound {bound})");
+    assert!(
+        read2 <= bound,
+        "second run read {read2} bytes (bound {bound})"
+    );
     // Uploaded under the source's display name: VOD refuses a FileName without a media
     // extension (the URI has none) and names the object after it.
     assert!(result.object.ends_with(".mp4"), "{}", result.object);
