@@ -73,7 +73,7 @@ async fn cellular_stops_traffic_and_wifi_resumes_it() {
             before.ops, now.ops
         );
         assert!(
-            now.bytes_received - before.bytes_received <= 3 * 100 * 1024,
+            now.object_bytes_received - before.object_bytes_received <= 3 * 100 * 1024,
             "bytes beyond what was in flight"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;

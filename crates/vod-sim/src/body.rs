@@ -17,6 +17,8 @@ use crate::stats;
 pub(crate) struct ReqBody {
     incoming: Option<Incoming>,
     shared: Arc<Shared>,
+    /// Counted in `object_bytes_received` too (a PutObject or UploadPart body).
+    object_data: bool,
 }
 
 /// The client went away or sent a malformed body.
@@ -35,7 +37,14 @@ impl ReqBody {
         ReqBody {
             incoming: Some(incoming),
             shared,
+            object_data: false,
         }
+    }
+
+    /// Marks the body as object data, so what the client sends of it counts as such even when
+    /// the request is cut off while the throttle holds a chunk.
+    pub fn count_as_object_data(&mut self) {
+        self.object_data = true;
     }
 
     /// The next data chunk; `None` at the end.
@@ -58,6 +67,9 @@ impl ReqBody {
                         && !data.is_empty()
                     {
                         stats::add(&self.shared.stats.bytes_received, data.len() as u64);
+                        if self.object_data {
+                            stats::add(&self.shared.stats.object_bytes_received, data.len() as u64);
+                        }
                         self.shared.throttle.acquire(data.len()).await;
                         return Ok(Some(data));
                     }

@@ -526,6 +526,7 @@ impl OssCall {
             },
         };
         let mut sink = self.shared.store.sink();
+        self.body.count_as_object_data();
         loop {
             match self.body.chunk().await {
                 Ok(Some(chunk)) => sink.write(chunk).await.map_err(OssError::internal)?,

@@ -13,6 +13,11 @@ pub struct SimStats {
     pub requests: u64,
     /// Request body bytes read, including bodies of requests later rejected or reset.
     pub bytes_received: u64,
+    /// Object data read from PutObject and UploadPart bodies, cut-off and rejected bodies
+    /// included; documents, RPC forms and admin calls are not. "Bytes sent twice" is this
+    /// minus the file's size.
+    #[serde(default)]
+    pub object_bytes_received: u64,
     /// Response body bytes sent (GetObject content and documents).
     pub bytes_sent: u64,
     /// Successful UploadPart calls (a re-uploaded part counts again).
@@ -54,6 +59,7 @@ pub struct SimStats {
 pub(crate) struct Stats {
     pub requests: AtomicU64,
     pub bytes_received: AtomicU64,
+    pub object_bytes_received: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub parts_uploaded: AtomicU64,
     pub put_objects: AtomicU64,
@@ -98,6 +104,7 @@ impl Stats {
         SimStats {
             requests: get(&self.requests),
             bytes_received: get(&self.bytes_received),
+            object_bytes_received: get(&self.object_bytes_received),
             bytes_sent: get(&self.bytes_sent),
             parts_uploaded: get(&self.parts_uploaded),
             objects,

@@ -250,6 +250,12 @@ async fn multipart_round_trip_with_range_head_and_crc() {
     assert_eq!(stats.objects, 2);
     assert_eq!(stats.multipart_uploads_in_progress, 0);
     assert!(stats.bytes_received >= 2 * (360 * KIB as u64));
+    // Part bodies only: the CompleteMultipartUpload documents are not object data.
+    assert_eq!(
+        stats.object_bytes_received,
+        2 * (360 * KIB as u64 + 7),
+        "object bytes"
+    );
 }
 
 #[tokio::test]

@@ -523,7 +523,7 @@ async fn step_crash(d: &mut Demo, s: &mut Step) -> Result<(), String> {
     let r = d.wait_result(&id, 0).await?;
     let delta = d.sim.stats().minus(&before);
     let parts = parts_of(&d.config, f.size);
-    let resent = delta.bytes_received.saturating_sub(f.size);
+    let resent = delta.object_bytes_received.saturating_sub(f.size);
     s.check(
         r.video_id == restored.video_id,
         "the same video continued".to_owned(),
@@ -577,7 +577,7 @@ async fn step_mode1_restart(d: &mut Demo, s: &mut Step) -> Result<(), String> {
     let at_kill = d.sim.stats().minus(&before);
     d.say(&format!(
         "Killed at {} of {}.",
-        human_bytes(at_kill.bytes_received),
+        human_bytes(at_kill.object_bytes_received),
         human_bytes(f.size)
     ));
 
@@ -599,7 +599,7 @@ async fn step_mode1_restart(d: &mut Demo, s: &mut Step) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let r = d.wait_result(&id, since).await?;
     let delta = d.sim.stats().minus(&before);
-    let resent = delta.bytes_received.saturating_sub(f.size);
+    let resent = delta.object_bytes_received.saturating_sub(f.size);
     s.check(
         r.video_id.as_deref() == Some(video_id.as_str()) && r.crc64 == f.crc,
         "the same video completed, CRC-64 matching the local file".to_owned(),
@@ -925,6 +925,7 @@ impl StatsDelta for SimStats {
         SimStats {
             requests: self.requests - b.requests,
             bytes_received: self.bytes_received - b.bytes_received,
+            object_bytes_received: self.object_bytes_received - b.object_bytes_received,
             parts_uploaded: self.parts_uploaded - b.parts_uploaded,
             multipart_uploads_initiated: self.multipart_uploads_initiated
                 - b.multipart_uploads_initiated,
