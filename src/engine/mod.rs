@@ -15,6 +15,7 @@
 //!   stopped changes nothing.
 //! * Events go through [`events::EventSink`] to one dispatcher thread and every subscriber.
 
+mod cleanup;
 mod credentials;
 mod decide;
 mod events;
@@ -89,6 +90,8 @@ pub(crate) struct Inner {
     pub(crate) on_cellular: AtomicBool,
     shutdown: CancellationToken,
     recovered: Option<PathBuf>,
+    /// Aborts owed to the server (persisted in the store's `cleanups`).
+    pub(crate) outbox: cleanup::Outbox,
 }
 
 pub(crate) struct State {
@@ -204,8 +207,10 @@ impl Engine {
             on_cellular: AtomicBool::new(false),
             shutdown: CancellationToken::new(),
             recovered,
+            outbox: cleanup::Outbox::new(),
             config,
         });
+        cleanup::start(&inner);
         // The scheduler holds only a weak reference, so dropping every Engine handle shuts it
         // down.
         let weak = Arc::downgrade(&inner);
@@ -634,6 +639,7 @@ impl Inner {
 
     pub(crate) fn bump_credentials(&self) {
         self.credentials_changed.send_modify(|g| *g += 1);
+        self.outbox.kick();
     }
 
     /// Applies a queue call to the queue and then to every file.
@@ -695,11 +701,12 @@ impl Inner {
                 }
                 Effect::Spawn(run) => self.spawn(&mut st.files[i], run),
                 Effect::DiscardUpload => {
-                    let sts = st.sts.clone();
                     let e = &mut st.files[i];
-                    let abort = e.abort_info(&self.store, sts);
-                    self.abort_in_background(abort);
-                    keep(self.store.delete_session(&e.info.id));
+                    match self.store.discard_session(&e.info.id) {
+                        Ok(Some(c)) => self.outbox.owe(&c, e.auth.as_ref().map(|a| a.auth.clone())),
+                        Ok(None) => {}
+                        Err(err) => keep(Err(err)),
+                    }
                     e.info.bytes_uploaded = 0;
                     e.reported = 0;
                 }
@@ -824,15 +831,6 @@ impl Inner {
             }
         }
     }
-
-    /// Aborts a multipart upload on the server, best effort, without blocking the caller.
-    fn abort_in_background(self: &Arc<Self>, abort: Option<worker::AbortInfo>) {
-        if let Some(a) = abort {
-            let inner = Arc::clone(self);
-            self.runtime
-                .spawn(async move { worker::abort_upload(&inner, a).await });
-        }
-    }
 }
 
 impl State {
@@ -943,11 +941,6 @@ impl Entry {
         i.crc64 = Some(r.crc64);
         self.auth = None;
         self.known_address = None;
-    }
-
-    fn abort_info(&self, store: &Store, sts: Option<Credentials>) -> Option<worker::AbortInfo> {
-        let session = store.get_session(&self.info.id).ok().flatten();
-        worker::AbortInfo::new(self, session, sts)
     }
 }
 

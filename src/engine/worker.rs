@@ -167,7 +167,12 @@ impl FileCtx {
                 Recovery::Reconcile => {}
                 Recovery::StartOver => {
                     tracing::info!(file = %self.id, "file changed on disk; uploading it again from the start");
-                    self.discard_session(&ticket).await?;
+                    let same_bucket = self
+                        .inner
+                        .store
+                        .get_session(&self.id)?
+                        .is_some_and(|s| s.bucket == ticket.address.bucket);
+                    self.discard_session(same_bucket)?;
                 }
                 Recovery::Fail => return Err(err),
             }
@@ -798,14 +803,10 @@ impl FileCtx {
                 || s.part_size != part_size)
         {
             tracing::info!(file = %self.id, "checkpoint does not match (file or address changed); starting afresh");
-            if let Some(upload_id) = &s.upload_id
-                && s.bucket == loc.bucket
-                && s.object == loc.key
-            {
-                let auth = self.oss_auth()?;
-                let _ = self.inner.oss.abort_multipart(loc, &auth, upload_id).await;
-            }
-            store.delete_session(&self.id)?;
+            // The old upload's abort is owed from now on, with these credentials when they
+            // are for its bucket and object.
+            let same_place = s.bucket == loc.bucket && s.object == loc.key;
+            self.discard_session(same_place)?;
             session = None;
         }
         let mut session = match session {
@@ -986,27 +987,16 @@ impl FileCtx {
         Ok(())
     }
 
-    /// Abort the stored multipart upload (best effort) and forget the checkpoint.
-    async fn discard_session(&self, ticket: &FileAuth) -> Result<()> {
-        if let Some(s) = self.inner.store.get_session(&self.id)?
-            && let Some(upload_id) = s.upload_id
-        {
-            let loc = OssLocation {
-                endpoint: s.endpoint,
-                bucket: s.bucket,
-                key: s.object,
-            };
-            if loc.bucket == ticket.address.bucket
-                && let Ok(auth) = self.oss_auth()
-            {
-                let _ = self
-                    .inner
-                    .oss
-                    .abort_multipart(&loc, &auth, &upload_id)
-                    .await;
-            }
+    /// Forgets the checkpoint and owes the server the abort of its multipart upload (the
+    /// outbox attempts it, with this file's credentials when `with_auth`).
+    fn discard_session(&self, with_auth: bool) -> Result<()> {
+        if let Some(c) = self.inner.store.discard_session(&self.id)? {
+            let auth = with_auth
+                .then(|| lock(&self.auth).as_ref().map(|a| a.auth.clone()))
+                .flatten();
+            self.inner.outbox.owe(&c, auth);
         }
-        self.inner.store.delete_session(&self.id)
+        Ok(())
     }
 
     /// Uploads one part, retrying transient failures.
@@ -1178,87 +1168,6 @@ enum SessionState {
 fn part_size_fits(part_size: u64, size: u64) -> bool {
     use crate::model::limits::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE};
     (MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) && size.div_ceil(part_size) <= MAX_PARTS
-}
-
-/// What is needed to abort a file's multipart upload after its entry is gone.
-pub(crate) struct AbortInfo {
-    loc: OssLocation,
-    upload_id: String,
-    /// The file's current OSS credentials, if it has any in this run.
-    auth: Option<UploadAuth>,
-    /// Otherwise (after a restart) the mode-2 key: used directly for own-bucket targets, or to
-    /// get the video's credentials again with RefreshUploadVideo.
-    sts: Option<Credentials>,
-    target: UploadTarget,
-    video_id: Option<String>,
-}
-
-impl AbortInfo {
-    pub(crate) fn new(
-        entry: &Entry,
-        session: Option<Session>,
-        sts: Option<Credentials>,
-    ) -> Option<AbortInfo> {
-        let s = session?;
-        Some(AbortInfo {
-            loc: OssLocation {
-                endpoint: s.endpoint,
-                bucket: s.bucket,
-                key: s.object,
-            },
-            upload_id: s.upload_id?,
-            auth: entry.auth.as_ref().map(|a| a.auth.clone()),
-            sts,
-            target: entry.info.target.clone(),
-            video_id: s.video_id.or_else(|| entry.info.video_id.clone()),
-        })
-    }
-}
-
-/// Aborts a multipart upload on the server, so no parts are left billed. Best effort: a failure
-/// is logged (OSS lifecycle rules clean up what remains).
-pub(crate) async fn abort_upload(inner: &Arc<Inner>, a: AbortInfo) {
-    let auth = match (a.auth, &a.sts, &a.target, &a.video_id) {
-        (Some(auth), ..) => Some(auth),
-        (None, Some(sts), UploadTarget::Object { .. }, _) => Some(UploadAuth {
-            credentials: sts.clone(),
-            region: None,
-        }),
-        (None, Some(sts), UploadTarget::Video, Some(video_id)) => {
-            match inner.vod.refresh_upload_video(sts, video_id).await {
-                Ok(t) if t.upload_address.file_name == a.loc.key => Some(t.upload_auth),
-                Ok(_) => None,
-                Err(e) => {
-                    tracing::info!(
-                        "cannot get credentials to abort upload {}: {e}",
-                        a.upload_id
-                    );
-                    None
-                }
-            }
-        }
-        _ => None,
-    };
-    let Some(auth) = auth else {
-        tracing::info!(
-            "no credentials to abort multipart upload {}; left to OSS lifecycle rules",
-            a.upload_id
-        );
-        return;
-    };
-    let region = auth
-        .region
-        .clone()
-        .or_else(|| crate::protocol::sign::region_from_endpoint(&a.loc.endpoint))
-        .unwrap_or_else(|| inner.config.region.clone());
-    let auth = OssAuth {
-        credentials: auth.credentials,
-        version: inner.config.signature_version,
-        region,
-    };
-    if let Err(e) = inner.oss.abort_multipart(&a.loc, &auth, &a.upload_id).await {
-        tracing::info!("could not abort multipart upload {}: {e}", a.upload_id);
-    }
 }
 
 /// True when `a` should be renewed now: within `ahead` of its expiry, or past half its

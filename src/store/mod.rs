@@ -114,6 +114,27 @@ pub struct Session {
     pub credentials_expire_at: Option<SystemTime>,
 }
 
+/// Server-side work the engine owes: an open multipart upload to abort (the `cleanups`
+/// outbox). Written in the transaction that forgets the upload's session; removed when the
+/// server confirms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cleanup {
+    pub upload_id: String,
+    pub endpoint: String,
+    pub bucket: String,
+    pub object: String,
+    /// Which credentials can abort it after a restart.
+    pub target: UploadTarget,
+    pub video_id: Option<String>,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// When the next attempt is due (millisecond precision).
+    pub next_at: SystemTime,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    pub created_at: SystemTime,
+}
+
 /// A finished part, as OSS confirmed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartRecord {
@@ -373,6 +394,104 @@ impl Store {
         .map(drop)
     }
 
+    /// Forgets the file's session and parts and, if the session has an open multipart upload,
+    /// puts its abort in the cleanup outbox, in one transaction: a kill after this leaves the
+    /// abort owed, never forgotten. Returns the cleanup, if any.
+    pub fn discard_session(&self, file_id: &str) -> Result<Option<Cleanup>> {
+        let mut conn = self.lock();
+        let what = || format!("discard the upload session of file {file_id}");
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx(&what())?;
+        let found = tx
+            .prepare_cached(
+                "SELECT s.upload_id, s.endpoint, s.bucket, s.object, f.target,                  COALESCE(s.video_id, f.video_id) FROM sessions s JOIN files f ON f.id = s.file_id                  WHERE s.file_id = ?1 AND s.upload_id IS NOT NULL",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![file_id], |r| {
+                    Ok(Cleanup {
+                        upload_id: r.get(0)?,
+                        endpoint: r.get(1)?,
+                        bucket: r.get(2)?,
+                        object: r.get(3)?,
+                        target: json_col(r, 4)?,
+                        video_id: r.get(5)?,
+                        attempts: 0,
+                        next_at: from_ms(to_ms(SystemTime::now())),
+                        last_error: None,
+                        created_at: from_ms(to_ms(SystemTime::now())),
+                    })
+                })
+                .optional()
+            })
+            .ctx(&what())?;
+        if let Some(c) = &found {
+            insert_cleanup(&tx, c).ctx(&what())?;
+        }
+        tx.prepare_cached("DELETE FROM sessions WHERE file_id = ?1")
+            .and_then(|mut st| st.execute(params![file_id]))
+            .ctx(&what())?;
+        tx.commit().ctx(&what())?;
+        Ok(found)
+    }
+
+    /// Puts a cleanup in the outbox (an upload the engine left behind outside a session, e.g.
+    /// one whose Initiate answer arrived after the engine gave up on it).
+    pub fn add_cleanup(&self, c: &Cleanup) -> Result<()> {
+        let conn = self.lock();
+        insert_cleanup(&conn, c)
+            .map(drop)
+            .ctx(&format!("owe the abort of upload {}", c.upload_id))
+    }
+
+    /// Every owed cleanup, the most urgent first.
+    pub fn cleanups(&self) -> Result<Vec<Cleanup>> {
+        let conn = self.lock();
+        let what = "read the cleanup outbox";
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT upload_id, endpoint, bucket, object, target, video_id, attempts,                  next_at, last_error, created_at FROM cleanups ORDER BY next_at, upload_id",
+            )
+            .ctx(what)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Cleanup {
+                    upload_id: r.get(0)?,
+                    endpoint: r.get(1)?,
+                    bucket: r.get(2)?,
+                    object: r.get(3)?,
+                    target: json_col(r, 4)?,
+                    video_id: r.get(5)?,
+                    attempts: r.get(6)?,
+                    next_at: from_ms(r.get(7)?),
+                    last_error: r.get(8)?,
+                    created_at: from_ms(r.get(9)?),
+                })
+            })
+            .ctx(what)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().ctx(what)
+    }
+
+    /// The server confirmed the cleanup (or it is given up): remove it from the outbox.
+    pub fn cleanup_done(&self, upload_id: &str) -> Result<()> {
+        self.execute(
+            "DELETE FROM cleanups WHERE upload_id = ?1",
+            params![upload_id],
+            || format!("remove the cleanup of upload {upload_id}"),
+        )
+        .map(drop)
+    }
+
+    /// Records a failed attempt and when to try again.
+    pub fn cleanup_failed(&self, upload_id: &str, error: &str, next_at: SystemTime) -> Result<()> {
+        self.execute(
+            "UPDATE cleanups SET attempts = attempts + 1, last_error = ?2, next_at = ?3              WHERE upload_id = ?1",
+            params![upload_id, error, to_ms(next_at)],
+            || format!("record a failed cleanup of upload {upload_id}"),
+        )
+        .map(drop)
+    }
+
     // ---- parts ----
 
     /// Records a finished part (replacing an earlier record of the same number), in its own
@@ -456,6 +575,27 @@ fn query_file(conn: &rusqlite::Connection, id: &str) -> Result<Option<FileRow>> 
     ))
     .and_then(|mut s| s.query_row(params![id], file_row).optional())
     .ctx(&format!("read file {id}"))
+}
+
+/// Adds a cleanup (an existing one for the same upload is kept: it is owed already).
+fn insert_cleanup(conn: &rusqlite::Connection, c: &Cleanup) -> rusqlite::Result<usize> {
+    let target = serde_json::to_string(&c.target)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    conn.prepare_cached(
+        "INSERT INTO cleanups (upload_id, endpoint, bucket, object, target, video_id, attempts,          next_at, last_error, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)          ON CONFLICT (upload_id) DO NOTHING",
+    )?
+    .execute(params![
+        c.upload_id,
+        c.endpoint,
+        c.bucket,
+        c.object,
+        target,
+        c.video_id,
+        c.attempts,
+        to_ms(c.next_at),
+        c.last_error,
+        to_ms(c.created_at),
+    ])
 }
 
 /// Deletes the file's parts if its session's upload id is not `upload_id`.

@@ -12,7 +12,7 @@ use crate::error::{StoreError, StoreErrorKind};
 use crate::{Error, Result};
 
 /// The schema version this code writes (`PRAGMA user_version`).
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 3;
 
 /// `PRAGMA application_id` ("VODU"): tells our database apart from any other SQLite file the
 /// app might point us at by mistake.
@@ -101,6 +101,30 @@ CREATE TABLE parts (
     crc64       TEXT NOT NULL,
     PRIMARY KEY (file_id, part_number)
 ) STRICT, WITHOUT ROWID;
+
+-- cleanups: the outbox of server-side work the engine owes: abort a multipart upload that a
+-- delete, cancel or restart left open (added in version 3). A row is written in the same
+-- transaction that forgets the session, so no kill can lose it, and removed only when the
+-- server confirms (or after CLEANUP_MAX_AGE, when OSS lifecycle rules take over).
+--   upload_id   the OSS multipart upload id to abort.
+--   endpoint, bucket, object: where it is.
+--   target      JSON of model::UploadTarget: which credentials can abort it after a restart.
+--   video_id    the VOD video, for RefreshUploadVideo (mode 2) after a restart.
+--   attempts    attempts so far; next_at: unix milliseconds of the next one.
+--   last_error  why the last attempt failed (no secret: an error code and message).
+--   created_at  unix milliseconds.
+CREATE TABLE cleanups (
+    upload_id   TEXT PRIMARY KEY NOT NULL,
+    endpoint    TEXT NOT NULL,
+    bucket      TEXT NOT NULL,
+    object      TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    video_id    TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_at     INTEGER NOT NULL,
+    last_error  TEXT,
+    created_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
 "#;
 
 /// Brings the database to [`VERSION`]: creates it when empty, migrates it when older, and
@@ -171,6 +195,23 @@ fn upgrade_from(tx: &Connection, from: u32) -> Result<()> {
                      ALTER TABLE sessions ADD COLUMN file_version TEXT;",
                 )
                 .ctx("migrate checkpoint schema 1 to 2")?,
+            // 3: the cleanup outbox.
+            2 => tx
+                .execute_batch(
+                    "CREATE TABLE cleanups (
+                        upload_id   TEXT PRIMARY KEY NOT NULL,
+                        endpoint    TEXT NOT NULL,
+                        bucket      TEXT NOT NULL,
+                        object      TEXT NOT NULL,
+                        target      TEXT NOT NULL,
+                        video_id    TEXT,
+                        attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                        next_at     INTEGER NOT NULL,
+                        last_error  TEXT,
+                        created_at  INTEGER NOT NULL
+                    ) STRICT, WITHOUT ROWID;",
+                )
+                .ctx("migrate checkpoint schema 2 to 3")?,
             other => {
                 return Err(StoreError::new(
                     StoreErrorKind::Incompatible,

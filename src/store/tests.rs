@@ -464,6 +464,65 @@ fn deletes_cascade_and_late_writes_do_nothing() {
 }
 
 #[test]
+fn discarding_a_session_owes_its_abort_until_done() {
+    let store = Store::open_in_memory().unwrap();
+    store.insert_file(&new_file("f1")).unwrap();
+    store.save_session(&session("f1", Some("up-1"))).unwrap();
+    store.record_part("f1", &part(1, 100)).unwrap();
+    let owed = store
+        .discard_session("f1")
+        .unwrap()
+        .expect("an abort is owed");
+    assert_eq!(
+        (
+            owed.upload_id.as_str(),
+            owed.bucket.as_str(),
+            owed.object.as_str()
+        ),
+        ("up-1", "outin-bucket", "sv/f1.mp4")
+    );
+    assert_eq!(
+        (&owed.target, owed.video_id.as_deref()),
+        (&UploadTarget::Video, Some("vid-1"))
+    );
+    assert!(store.get_session("f1").unwrap().is_none());
+    assert!(store.parts("f1").unwrap().is_empty());
+    // The owed abort outlives the file (delete_file follows a discard).
+    assert!(store.delete_file("f1").unwrap());
+    assert_eq!(store.cleanups().unwrap(), std::slice::from_ref(&owed));
+
+    // Owing the same upload twice keeps the first record.
+    store
+        .add_cleanup(&Cleanup {
+            attempts: 9,
+            ..owed.clone()
+        })
+        .unwrap();
+    assert_eq!(store.cleanups().unwrap()[0].attempts, 0);
+
+    store
+        .cleanup_failed("up-1", "503 ServiceUnavailable", ms(1_800_000_000_000))
+        .unwrap();
+    let c = &store.cleanups().unwrap()[0];
+    assert_eq!(
+        (c.attempts, c.last_error.as_deref(), c.next_at),
+        (1, Some("503 ServiceUnavailable"), ms(1_800_000_000_000))
+    );
+    store.cleanup_done("up-1").unwrap();
+    assert!(store.cleanups().unwrap().is_empty());
+}
+
+#[test]
+fn a_session_without_an_upload_owes_nothing() {
+    let store = Store::open_in_memory().unwrap();
+    store.insert_file(&new_file("f1")).unwrap();
+    store.save_session(&session("f1", None)).unwrap();
+    assert_eq!(store.discard_session("f1").unwrap(), None);
+    assert_eq!(store.discard_session("missing").unwrap(), None);
+    assert!(store.cleanups().unwrap().is_empty());
+}
+
+#[test]
 fn reopen_restores_everything() {
     let dir = tempfile::tempdir().unwrap();
     // A missing parent directory is created.
@@ -671,6 +730,60 @@ PRAGMA application_id = 1448035413;
 PRAGMA user_version = 1;
 "#;
 
+/// The schema as released in version 2. NEVER EDIT.
+const V2_SNAPSHOT: &str = r#"
+CREATE TABLE files (
+    id               TEXT PRIMARY KEY NOT NULL,
+    position         INTEGER NOT NULL UNIQUE,
+    path             TEXT NOT NULL,
+    target           TEXT NOT NULL,
+    vod_info         TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('ready', 'uploading', 'waiting', 'paused',
+                                                     'canceled', 'succeeded', 'failed')),
+    bytes_total      INTEGER NOT NULL CHECK (bytes_total >= 0),
+    added_at         INTEGER NOT NULL,
+    error_code       TEXT,
+    error_message    TEXT,
+    error_request_id TEXT,
+    endpoint         TEXT,
+    bucket           TEXT,
+    object           TEXT,
+    video_id         TEXT,
+    image_url        TEXT,
+    crc64            TEXT,
+    source           TEXT NOT NULL DEFAULT 'path' CHECK (source IN ('path', 'uri'))
+) STRICT;
+CREATE TABLE sessions (
+    file_id               TEXT PRIMARY KEY NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    upload_id             TEXT,
+    endpoint              TEXT NOT NULL,
+    bucket                TEXT NOT NULL,
+    object                TEXT NOT NULL,
+    video_id              TEXT,
+    image_id              TEXT,
+    image_url             TEXT,
+    part_size             INTEGER NOT NULL CHECK (part_size > 0),
+    content_type          TEXT,
+    file_size             INTEGER NOT NULL CHECK (file_size >= 0),
+    file_mtime_ns         INTEGER NOT NULL,
+    file_head_sha256      TEXT NOT NULL,
+    file_tail_sha256      TEXT NOT NULL,
+    created_at            INTEGER NOT NULL,
+    credentials_expire_at INTEGER,
+    file_version          TEXT
+) STRICT;
+CREATE TABLE parts (
+    file_id     TEXT NOT NULL REFERENCES sessions (file_id) ON DELETE CASCADE,
+    part_number INTEGER NOT NULL CHECK (part_number BETWEEN 1 AND 10000),
+    size        INTEGER NOT NULL CHECK (size >= 0),
+    etag        TEXT NOT NULL,
+    crc64       TEXT NOT NULL,
+    PRIMARY KEY (file_id, part_number)
+) STRICT, WITHOUT ROWID;
+PRAGMA application_id = 1448035413;
+PRAGMA user_version = 2;
+"#;
+
 /// Everything about a schema that matters: versions, each object's SQL (whitespace removed, so
 /// an ALTER TABLE result compares equal to the same CREATE written out), columns with types,
 /// defaults and keys, foreign keys, and indexes.
@@ -777,6 +890,34 @@ fn v1_database_migrates_with_its_data_and_matches_a_fresh_one() {
         "the shape covers the tables: {migrated:#?}"
     );
     assert_eq!(migrated, fresh);
+}
+
+#[test]
+fn v2_database_migrates_with_its_data_and_matches_a_fresh_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(V2_SNAPSHOT).unwrap();
+        conn.execute_batch(
+            r#"
+            INSERT INTO files (id, position, path, target, vod_info, status, bytes_total,
+                added_at, source) VALUES ('f1', 1, 'content://m/1', '{"kind":"video"}',
+                '{"title":"one","description":null,"cate_id":null,"tags":[],
+                  "cover_url":null,"user_data":null,"template_group_id":null,
+                  "storage_location":null,"workflow_id":null,"app_id":null,"is_process":null,
+                  "is_show_watermark":null,"priority":null}',
+                'ready', 300, 1700000000000, 'uri');
+            "#,
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let f1 = store.get_file("f1").unwrap().unwrap();
+    assert_eq!(f1.source, FileSource::Uri("content://m/1".into()));
+    assert!(store.cleanups().unwrap().is_empty());
+    let fresh = Store::open_in_memory().unwrap();
+    assert_eq!(schema_shape(&store.lock()), schema_shape(&fresh.lock()));
 }
 
 #[test]

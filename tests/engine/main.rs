@@ -3,6 +3,7 @@
 
 mod common;
 
+mod cleanup;
 mod control;
 mod credentials;
 mod faults;

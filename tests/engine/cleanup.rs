@@ -1,0 +1,165 @@
+//! The cleanup outbox: an abort that fails, or that a kill interrupts, is owed until the
+//! server confirms it; no multipart upload of a deleted or canceled file stays open.
+
+use std::time::SystemTime;
+
+use vod_sim::{FaultRule, ThrottleSettings};
+use vod_upload::store::Store;
+use vod_upload::{Event, VodInfo};
+
+use crate::common::*;
+
+fn throttle(h: &Harness, bandwidth: Option<u64>) {
+    h.sim.throttle(ThrottleSettings {
+        bandwidth,
+        latency_ms: 0,
+    });
+}
+
+/// The aborts the database still owes (read as a second process would).
+fn owed(h: &Harness) -> Vec<vod_upload::store::Cleanup> {
+    let path = h.config.database_path.as_ref().expect("a database");
+    Store::open(path)
+        .expect("database opens")
+        .cleanups()
+        .unwrap()
+}
+
+async fn upload_part_way(h: &Harness, name: &str) -> String {
+    throttle(h, Some(512 * 1024));
+    let (path, _) = h.file(name, 1024 * 1024);
+    let id = h.add(&path);
+    h.engine.start();
+    h.events.wait_progress(&id, 150 * 1024).await;
+    id
+}
+
+/// AbortMultipartUpload answers 503 three times: the abort is retried with back-off until it
+/// succeeds, and the queue goes on meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_abort_is_retried_until_the_server_confirms() {
+    let h = Harness::new(|_| {}).await;
+    h.use_account_key();
+    let gone = upload_part_way(&h, "gone.mp4").await;
+    let (next_path, next_data) = h.file("next.mp4", 150 * 1024);
+    let next = h.add(&next_path);
+    h.sim.set_faults(vec![
+        FaultRule::status("AbortMultipartUpload", 503).with_count(3),
+    ]);
+    h.engine.delete_file(&gone).unwrap();
+    throttle(&h, None);
+    h.events.wait_succeeded(&next).await;
+    assert_eq!(h.read_back(&h.engine.file(&next).unwrap()).await, next_data);
+    h.wait_until("the abort to get through", |h| {
+        h.sim.stats().multipart_uploads_aborted == 1
+    })
+    .await;
+    let stats = h.sim.stats();
+    assert_eq!(stats.multipart_uploads_in_progress, 0);
+    assert_eq!(stats.ops["AbortMultipartUpload"], 4, "3 refused, 1 done");
+    h.wait_until("the outbox to empty", |h| owed(h).is_empty())
+        .await;
+}
+
+/// The app is killed right after `delete_file`, before the abort got through: the next
+/// process finds the abort owed in the database and carries it out (mode 2 gets the video's
+/// credentials again with RefreshUploadVideo).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_interrupted_by_a_kill_is_carried_out_by_the_next_process() {
+    let mut h = Harness::new(|_| {}).await;
+    h.use_account_key();
+    let id = upload_part_way(&h, "killed.mp4").await;
+    h.sim
+        .set_faults(vec![FaultRule::status("AbortMultipartUpload", 503)]);
+    h.engine.delete_file(&id).unwrap();
+    h.wait_until("a failed abort attempt on record", |h| {
+        owed(h).first().is_some_and(|c| c.attempts >= 1)
+    })
+    .await;
+    h.reopen();
+    let owed_now = owed(&h);
+    assert_eq!(owed_now.len(), 1, "the abort is owed across the restart");
+    // The new process has no key yet: the abort waits, saying why.
+    let last_error = owed_now[0].last_error.clone().unwrap_or_default();
+    assert!(
+        owed_now[0].attempts >= 1
+            && (last_error.contains("ServiceUnavailable") || last_error.contains("no STS token")),
+        "{owed_now:?}"
+    );
+    assert_eq!(h.sim.stats().multipart_uploads_in_progress, 1);
+
+    h.sim.clear_faults();
+    throttle(&h, None);
+    // Nothing in the queue; the new process only has the STS token.
+    assert!(h.engine.list_files().is_empty());
+    h.use_account_key();
+    h.wait_until("the owed abort", |h| {
+        h.sim.stats().multipart_uploads_aborted == 1
+    })
+    .await;
+    assert_eq!(h.sim.stats().multipart_uploads_in_progress, 0);
+    h.wait_until("the outbox to empty", |h| owed(h).is_empty())
+        .await;
+}
+
+/// Mode 1 after a kill: no credentials survive a restart, so the owed abort waits (it is not
+/// dropped) until the app gives the engine a key that can carry it out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mode1_an_owed_abort_waits_for_credentials() {
+    let mut h = Harness::new(|_| {}).await;
+    let (vod, account) = h.app_server();
+    throttle(&h, Some(512 * 1024));
+    let (path, data) = h.file("mode1.mp4", 1024 * 1024);
+    let id = h.add(&path);
+    h.engine.start();
+    h.events
+        .wait_for("started", |ev| {
+            ev.iter()
+                .any(|e| matches!(e, Event::Started { file } if file.id == id))
+        })
+        .await;
+    let ticket = vod
+        .create_upload_video(
+            &account,
+            "mode1.mp4",
+            data.len() as u64,
+            &VodInfo::default(),
+        )
+        .await
+        .unwrap();
+    h.engine
+        .set_upload_auth_and_address(
+            &id,
+            &ticket.upload_auth.encode(SystemTime::now()),
+            &ticket.upload_address.encode(),
+            Some(ticket.video_id.clone()),
+        )
+        .unwrap();
+    h.events.wait_progress(&id, 150 * 1024).await;
+    h.sim
+        .set_faults(vec![FaultRule::status("AbortMultipartUpload", 503)]);
+    h.engine.cancel_file(&id, false).unwrap();
+    h.wait_until("an abort attempt with the file's own credentials", |h| {
+        h.sim.stats().ops.get("AbortMultipartUpload").copied() >= Some(1)
+    })
+    .await;
+    h.reopen();
+    h.sim.clear_faults();
+    throttle(&h, None);
+    let owed_now = owed(&h);
+    assert_eq!(owed_now.len(), 1);
+    assert_eq!(
+        owed_now[0].video_id.as_deref(),
+        Some(ticket.video_id.as_str())
+    );
+    assert_eq!(h.sim.stats().multipart_uploads_in_progress, 1);
+
+    // A key arrives (here the account key; in an app, an STS token): the abort goes through.
+    h.use_account_key();
+    h.wait_until("the owed abort", |h| {
+        h.sim.stats().multipart_uploads_aborted == 1
+    })
+    .await;
+    h.wait_until("the outbox to empty", |h| owed(h).is_empty())
+        .await;
+}
