@@ -68,6 +68,34 @@ pub enum TransportKind {
     Other,
 }
 
+/// Why a server certificate was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateProblem {
+    /// Not signed by a trusted root (a private CA missing from `extra_root_certificates`,
+    /// or an interception proxy).
+    UnknownIssuer,
+    /// Expired, or not valid yet (also when the device clock is far off).
+    Expired,
+    /// Valid, but for another host name.
+    WrongHost,
+    /// Revoked by its issuer.
+    Revoked,
+    /// Anything else the verifier refused (bad signature, bad encoding, wrong purpose).
+    Other,
+}
+
+impl std::fmt::Display for CertificateProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CertificateProblem::UnknownIssuer => "unknown issuer",
+            CertificateProblem::Expired => "expired or not yet valid",
+            CertificateProblem::WrongHost => "not valid for this host name",
+            CertificateProblem::Revoked => "revoked",
+            CertificateProblem::Other => "invalid",
+        })
+    }
+}
+
 /// What the engine should do about a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -103,6 +131,15 @@ pub enum Error {
     #[error("network error ({kind:?}): {message}")]
     Transport {
         kind: TransportKind,
+        message: String,
+    },
+    /// The server's TLS certificate did not verify: a wrong or missing CA, an expired
+    /// certificate, a wrong host name. Not transient on a validated network (the only kind
+    /// the engine sends on): the file fails at once instead of retrying for the whole retry
+    /// budget.
+    #[error("the server's TLS certificate was rejected ({problem}): {message}")]
+    Certificate {
+        problem: CertificateProblem,
         message: String,
     },
     /// A CRC-64 the server computed differs from ours: the data was corrupted in transit.
@@ -194,6 +231,10 @@ impl Error {
         match self {
             Error::Service(e) => classify_service(e, using_sts),
             Error::Transport { .. } => ErrorClass::Retryable,
+            // Not transient: the engine sends only on networks the OS reports as validated,
+            // so a captive portal's interception never gets here (the file waits for the
+            // network instead).
+            Error::Certificate { .. } => ErrorClass::Fatal,
             // Corrupted in transit: send the part again.
             Error::Integrity { .. } => ErrorClass::Retryable,
             // A garbled response (proxy page, truncated body) is usually transient.
@@ -222,6 +263,13 @@ impl Error {
             Error::Transport { kind, .. } => match kind {
                 TransportKind::Timeout => "RequestTimeOut".into(),
                 _ => "ClientException".into(),
+            },
+            Error::Certificate { problem, .. } => match problem {
+                CertificateProblem::UnknownIssuer => "CertificateUntrusted".into(),
+                CertificateProblem::Expired => "CertificateExpired".into(),
+                CertificateProblem::WrongHost => "CertificateNameMismatch".into(),
+                CertificateProblem::Revoked => "CertificateRevoked".into(),
+                CertificateProblem::Other => "CertificateInvalid".into(),
             },
             Error::Integrity { .. } => "InconsistentCRC".into(),
             Error::File { source, .. } => match source.kind() {

@@ -125,6 +125,32 @@ pub(crate) fn use_put_object(size: u64, threshold: u64, part_size: u64, resuming
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_bad_certificate_fails_the_file() {
+        use crate::error::CertificateProblem as P;
+        for problem in [
+            P::UnknownIssuer,
+            P::Expired,
+            P::WrongHost,
+            P::Revoked,
+            P::Other,
+        ] {
+            let e = Error::Certificate {
+                problem,
+                message: "x".into(),
+            };
+            assert_eq!(e.class(true), ErrorClass::Fatal, "{problem}");
+            assert_eq!(after_failure(&e, true, 0), Recovery::Fail);
+        }
+        // A TLS failure that is not about the certificate (a reset handshake) is retried.
+        let reset = Error::Transport {
+            kind: crate::error::TransportKind::Tls,
+            message: "handshake reset".into(),
+        };
+        assert_eq!(reset.class(true), ErrorClass::Retryable);
+    }
+
     use super::*;
 
     #[test]

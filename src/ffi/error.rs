@@ -72,7 +72,9 @@ impl From<Error> for VodUploadError {
                 detail: s.message,
                 request_id: s.request_id,
             },
-            Error::Transport { .. } | Error::Protocol { .. } => VodUploadError::Network { detail },
+            Error::Transport { .. } | Error::Protocol { .. } | Error::Certificate { .. } => {
+                VodUploadError::Network { detail }
+            }
             Error::Integrity { .. } => VodUploadError::Integrity { detail },
             Error::File { path, source } => {
                 let path = path.display().to_string();

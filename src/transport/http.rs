@@ -9,7 +9,7 @@ use reqwest::Url;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 
-use crate::error::{Error, Result, TransportKind};
+use crate::error::{CertificateProblem, Error, Result, TransportKind};
 use crate::model::Config;
 
 /// Network settings shared by the OSS and VOD clients.
@@ -187,7 +187,7 @@ fn strip_query(s: &str) -> &str {
 /// Maps a reqwest failure to [`Error::Transport`]. The message holds the error chain and the
 /// URL without its query; never a secret.
 pub fn map_reqwest_error(err: reqwest::Error, url: &Url) -> Error {
-    let kind = classify(&err);
+    let (kind, certificate) = classify(&err);
     let err = err.without_url();
     let mut message = err.to_string();
     let mut source = std::error::Error::source(&err);
@@ -202,20 +202,45 @@ pub fn map_reqwest_error(err: reqwest::Error, url: &Url) -> Error {
     message.push_str(" (");
     message.push_str(&redact_url(url));
     message.push(')');
-    Error::Transport { kind, message }
+    match certificate {
+        Some(problem) => Error::Certificate { problem, message },
+        None => Error::Transport { kind, message },
+    }
 }
 
-fn classify(err: &reqwest::Error) -> TransportKind {
+/// What a rustls error says about the server's certificate, if it is about it.
+fn certificate_problem(e: &rustls::Error) -> Option<CertificateProblem> {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(c) = e else {
+        return None;
+    };
+    Some(match c {
+        C::UnknownIssuer => CertificateProblem::UnknownIssuer,
+        C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
+            CertificateProblem::Expired
+        }
+        C::NotValidForName | C::NotValidForNameContext { .. } => CertificateProblem::WrongHost,
+        C::Revoked => CertificateProblem::Revoked,
+        _ => CertificateProblem::Other,
+    })
+}
+
+fn classify(err: &reqwest::Error) -> (TransportKind, Option<CertificateProblem>) {
     if err.is_timeout() {
-        return TransportKind::Timeout;
+        return (TransportKind::Timeout, None);
     }
     let mut io_kind = None;
     let mut tls = false;
+    let mut certificate = None;
+    let mut saw = |e: &rustls::Error| {
+        certificate = certificate.or_else(|| certificate_problem(e));
+    };
     let mut text = String::new();
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
     while let Some(s) = source {
-        if s.downcast_ref::<rustls::Error>().is_some() {
+        if let Some(e) = s.downcast_ref::<rustls::Error>() {
             tls = true;
+            saw(e);
         }
         // `io::Error::source()` skips the error it wraps, and the TLS connector nests one
         // io::Error in another, so walk the wrapped errors by hand.
@@ -223,8 +248,9 @@ fn classify(err: &reqwest::Error) -> TransportKind {
         while let Some(e) = io {
             io_kind.get_or_insert(e.kind());
             let inner = e.get_ref();
-            if inner.is_some_and(|i| i.downcast_ref::<rustls::Error>().is_some()) {
+            if let Some(e) = inner.and_then(|i| i.downcast_ref::<rustls::Error>()) {
                 tls = true;
+                saw(e);
             }
             io = inner.and_then(|i| i.downcast_ref::<std::io::Error>());
         }
@@ -232,6 +258,16 @@ fn classify(err: &reqwest::Error) -> TransportKind {
         text.push('\n');
         source = s.source();
     }
+    let kind = kind_of(err, tls, io_kind, &text);
+    (kind, certificate)
+}
+
+fn kind_of(
+    err: &reqwest::Error,
+    tls: bool,
+    io_kind: Option<std::io::ErrorKind>,
+    text: &str,
+) -> TransportKind {
     use std::io::ErrorKind as K;
     if tls {
         return TransportKind::Tls;

@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::error::{Error, ErrorClass, Service, TransportKind};
+use crate::error::{CertificateProblem, Error, ErrorClass, Service, TransportKind};
 use crate::model::VodInfo;
 use crate::protocol::SignatureVersion;
 use crate::protocol::crc64::crc64;
@@ -1051,12 +1051,14 @@ async fn https_with_a_private_ca_is_refused_until_the_ca_is_trusted() {
         }
     };
 
-    // The platform's roots do not include our CA: a TLS error that says why, and no request.
+    // The platform's roots do not include our CA: a certificate error that says why, and no
+    // request.
     let e = upload(https_only.clone()).await.unwrap_err();
     assert!(
-        matches!(&e, Error::Transport { kind: TransportKind::Tls, message } if message.contains("UnknownIssuer")),
+        matches!(&e, Error::Certificate { problem: CertificateProblem::UnknownIssuer, message } if message.contains("UnknownIssuer")),
         "{e:?}"
     );
+    assert_eq!(e.code(), "CertificateUntrusted");
     assert!(server.requests().is_empty());
 
     // Trusted as an extra root, the same upload goes through over TLS, body and CRC intact.

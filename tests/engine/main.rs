@@ -13,3 +13,4 @@ mod persistence;
 mod queue;
 mod semantics;
 mod sources;
+mod tls;
