@@ -11,7 +11,10 @@ use vod_upload::store::Store;
 fn dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let base = if std::path::Path::new("/dev/shm").is_dir() {
+        // scripts/fuzz.sh points VOD_FUZZ_SCRATCH at a directory it removes afterwards.
+        let base = if let Some(dir) = std::env::var_os("VOD_FUZZ_SCRATCH") {
+            PathBuf::from(dir)
+        } else if std::path::Path::new("/dev/shm").is_dir() {
             PathBuf::from("/dev/shm")
         } else {
             std::env::temp_dir()
