@@ -7,6 +7,9 @@
 //!    `ByteSource` (as Android's `content://` Uris are): run it as its own process to compare;
 //! 4. `verify`: the resume check's cost per GiB (the checkpointed parts re-read and their CRC-64
 //!    compared before a restarted upload continues): one sequential pass, as the worker does.
+//! 5. `db`: the state database's size after MEASURE_UPLOADS (default 5,000) uploads of 120 KiB
+//!    (two parts each), then after a restart that removes the succeeded files
+//!    (`keep_succeeded`).
 //!
 //! Run: `cargo build --release -p vod-sim && cargo run --release --example measure`
 //! (`VOD_SIM=/path/to/vod-sim` overrides the simulator binary; `MEASURE_GIB=4` uploads 4 GiB
@@ -164,6 +167,26 @@ impl Drop for Sim {
     }
 }
 
+/// Counts successes and wakes on `AllDone`.
+#[derive(Default)]
+struct AllDone {
+    succeeded: std::sync::atomic::AtomicUsize,
+    done: tokio::sync::Notify,
+}
+
+impl EventListener for AllDone {
+    fn on_event(&self, event: Event) {
+        match event {
+            Event::Succeeded { .. } => {
+                self.succeeded
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Event::AllDone => self.done.notify_waiters(),
+            _ => {}
+        }
+    }
+}
+
 #[derive(Default)]
 struct Waiter {
     uploaded: Mutex<u64>,
@@ -284,7 +307,7 @@ fn opts() -> Opts {
             "--latency-ms" => o.latency_ms = value("--latency-ms").parse().expect("--latency-ms"),
             "--trials" => o.trials = value("--trials").parse().expect("--trials"),
             "--json" => o.json = true,
-            "resend" | "cut" | "rss" | "rss-source" | "verify" => o.sections.push(a),
+            "resend" | "cut" | "rss" | "rss-source" | "verify" | "db" => o.sections.push(a),
             _ => panic!("unknown argument {a:?} (see the docs at the top of examples/measure.rs)"),
         }
     }
@@ -480,6 +503,73 @@ async fn main() {
             secs / gib as f64,
             cpu_s / gib as f64
         );
+    }
+
+    // 5. The database after many uploads, and after their retention.
+    if o.sections.iter().any(|s| s == "db") {
+        let count: usize = std::env::var("MEASURE_UPLOADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5000);
+        let sim = o.sim(None).await;
+        let path = sparse_file(dir.path(), "small.mp4", 120 * 1024);
+        let db = dir.path().join("many.db");
+        let size_of = |db: &Path| -> u64 {
+            ["", "-wal", "-shm"]
+                .iter()
+                .filter_map(|ext| std::fs::metadata(format!("{}{ext}", db.display())).ok())
+                .map(|m| m.len())
+                .sum()
+        };
+        let done = Arc::new(AllDone::default());
+        let engine = sim.engine(&db, Arc::new(Waiter::default()));
+        engine.subscribe(done.clone()).detach();
+        let t0 = Instant::now();
+        for _ in 0..count {
+            engine
+                .add_file(path.clone(), UploadTarget::Video, VodInfo::default())
+                .expect("add");
+        }
+        let notified = done.done.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        engine.start();
+        notified.await;
+        let elapsed = t0.elapsed();
+        let succeeded = done.succeeded.load(std::sync::atomic::Ordering::Relaxed);
+        engine.shutdown();
+        drop(engine);
+        let after_uploads = size_of(&db);
+        // A restart with the default retention keeps them; one past it removes them.
+        let config = |keep| Config {
+            database_path: Some(db.clone()),
+            keep_succeeded: keep,
+            ..Config::default()
+        };
+        let kept = Engine::new(
+            config(Config::default().keep_succeeded),
+            tokio::runtime::Handle::current(),
+        )
+        .expect("engine");
+        let listed = kept.list_files().len();
+        kept.shutdown();
+        drop(kept);
+        let pruned = Engine::new(
+            config(Some(Duration::ZERO)),
+            tokio::runtime::Handle::current(),
+        )
+        .expect("engine");
+        let left = pruned.list_files().len();
+        pruned.shutdown();
+        drop(pruned);
+        println!(
+            "database after {succeeded} of {count} uploads ({:.1} s): {:.1} KiB ({:.0} bytes per succeeded file, {listed} listed after a restart); after a restart past keep_succeeded: {:.1} KiB, {left} listed",
+            elapsed.as_secs_f64(),
+            after_uploads as f64 / 1024.0,
+            after_uploads as f64 / succeeded.max(1) as f64,
+            size_of(&db) as f64 / 1024.0,
+        );
+        o.done_with(sim).await;
     }
 
     // 3. Peak memory of the engine process for a 1 GiB (or MEASURE_GIB) upload, from a path

@@ -263,6 +263,11 @@ pub struct Config {
     pub refresh_ahead: Duration,
     /// Minimum interval between two progress events of one file.
     pub progress_interval: Duration,
+    /// How long a succeeded file stays in the queue (and the database) after it succeeded:
+    /// older ones are removed when the engine opens, so the database stays small after
+    /// thousands of uploads. `None` keeps them until the app deletes them. Failed and canceled
+    /// files are kept: the app may still resume them.
+    pub keep_succeeded: Option<Duration>,
 }
 
 /// Default and bounds, with their reasons.
@@ -300,6 +305,7 @@ impl Default for Config {
             put_object_threshold: limits::MIN_PART_SIZE,
             refresh_ahead: Duration::from_secs(5 * 60),
             progress_interval: Duration::from_millis(250),
+            keep_succeeded: Some(Duration::from_secs(7 * 24 * 3600)),
         }
     }
 }

@@ -170,6 +170,16 @@ impl Engine {
             .unwrap_or_else(|| default_vod_endpoint(&config.region));
         let vod = VodClient::new(http, validate_endpoint(&vod_endpoint, config.allow_http)?);
 
+        // Succeeded files past their retention go first, so the database stays small.
+        if let Some(keep) = config.keep_succeeded
+            && let Some(before) = SystemTime::now().checked_sub(keep)
+        {
+            match store.prune_succeeded(before) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("removed {n} file(s) that succeeded over {keep:?} ago"),
+                Err(e) => tracing::warn!("cannot remove old succeeded files: {e}"),
+            }
+        }
         // Files interrupted mid-upload by a kill come back ready, with their checkpoints.
         let files = store
             .list_files()?

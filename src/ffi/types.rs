@@ -467,6 +467,11 @@ pub struct ClientConfig {
     /// `resumeWithAuth`/`resumeWithToken` instead. Default 30,000.
     #[uniffi(default = None)]
     pub credential_timeout_ms: Option<i64>,
+    /// How long a succeeded file stays listed (and in the database) after it succeeded;
+    /// older ones are removed when the client opens. Default 7 days; `Long.MAX_VALUE` /
+    /// `Int64.max` keeps them until deleted. Failed and canceled files are always kept.
+    #[uniffi(default = None)]
+    pub keep_succeeded_ms: Option<i64>,
 }
 
 /// Settings of the FFI layer itself, not of the engine.
@@ -558,6 +563,11 @@ impl ClientConfig {
                 d.put_object_threshold,
             )?,
             refresh_ahead: ms("refresh_ahead_ms", self.refresh_ahead_ms, d.refresh_ahead)?,
+            keep_succeeded: match self.keep_succeeded_ms {
+                None => d.keep_succeeded,
+                Some(i64::MAX) => None,
+                Some(v) => Some(ms("keep_succeeded_ms", Some(v), Duration::ZERO)?),
+            },
             progress_interval: ms(
                 "progress_interval_ms",
                 self.progress_interval_ms,

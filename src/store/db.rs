@@ -84,6 +84,11 @@ impl Store {
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)
         .ctx("set the busy timeout")?;
+    // Incremental auto-vacuum lets `prune_succeeded` give freed pages back to the file
+    // system. It takes effect only on a database with no tables yet (a new one); older ones
+    // keep reusing free pages.
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+        .ctx("set auto-vacuum")?;
     // WAL: a part commit appends to the log instead of rewriting pages, and readers never block
     // the writer. (In-memory databases answer "memory"; that is fine.)
     let _mode: String = conn

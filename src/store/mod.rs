@@ -244,7 +244,7 @@ impl Store {
         self.execute(
             "UPDATE files SET status = 'succeeded', error_code = NULL, error_message = NULL, \
              error_request_id = NULL, video_id = ?2, image_url = ?3, endpoint = ?4, bucket = ?5, \
-             object = ?6, bytes_total = ?7, crc64 = ?8 WHERE id = ?1",
+             object = ?6, bytes_total = ?7, crc64 = ?8, succeeded_at = ?9 WHERE id = ?1",
             params![
                 id,
                 result.video_id,
@@ -254,6 +254,7 @@ impl Store {
                 result.object,
                 int(result.bytes)?,
                 result.crc64.to_string(),
+                to_ms(SystemTime::now()),
             ],
             || format!("save the result of file {id}"),
         )
@@ -296,6 +297,31 @@ impl Store {
             format!("delete file {id}")
         })
         .map(|n| n > 0)
+    }
+
+    /// Removes the files that succeeded at or before `before` (by `added_at` for files that
+    /// succeeded under an older schema) and returns how many; frees their pages for reuse.
+    pub fn prune_succeeded(&self, before: SystemTime) -> Result<usize> {
+        let n = self.execute(
+            "DELETE FROM files WHERE status = 'succeeded' \
+             AND COALESCE(succeeded_at, added_at) <= ?1",
+            params![to_ms(before)],
+            || "remove old succeeded files".into(),
+        )?;
+        if n > 0 {
+            // Returns the free pages to the file system where auto_vacuum is incremental (new
+            // databases); elsewhere SQLite reuses them.
+            // Each step frees one page: run the statement to its end.
+            let conn = self.lock();
+            conn.prepare("PRAGMA incremental_vacuum")
+                .and_then(|mut st| {
+                    let mut rows = st.query([])?;
+                    while rows.next()?.is_some() {}
+                    Ok(())
+                })
+                .ctx("free the removed files' pages")?;
+        }
+        Ok(n)
     }
 
     /// Removes every file, session and part.

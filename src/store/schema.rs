@@ -35,6 +35,8 @@ pub(crate) const CREATE: &str = r#"
 --               SQLite's i64; decimal is also how OSS writes it in x-oss-hash-crc64ecma).
 --   source      'path': `path` is a local file; 'uri': `path` is a URI the app's
 --               SourceOpener opens (added in version 2).
+--   succeeded_at unix milliseconds of the success, for Config::keep_succeeded (added in
+--               version 3; NULL for files that succeeded before it, which use added_at).
 CREATE TABLE files (
     id               TEXT PRIMARY KEY NOT NULL,
     position         INTEGER NOT NULL UNIQUE,
@@ -54,7 +56,8 @@ CREATE TABLE files (
     video_id         TEXT,
     image_url        TEXT,
     crc64            TEXT,
-    source           TEXT NOT NULL DEFAULT 'path' CHECK (source IN ('path', 'uri'))
+    source           TEXT NOT NULL DEFAULT 'path' CHECK (source IN ('path', 'uri')),
+    succeeded_at     INTEGER
 ) STRICT;
 
 -- sessions: the upload in progress of one file (at most one per file).
@@ -195,10 +198,11 @@ fn upgrade_from(tx: &Connection, from: u32) -> Result<()> {
                      ALTER TABLE sessions ADD COLUMN file_version TEXT;",
                 )
                 .ctx("migrate checkpoint schema 1 to 2")?,
-            // 3: the cleanup outbox.
+            // 3: the cleanup outbox, and when files succeeded (for their retention).
             2 => tx
                 .execute_batch(
-                    "CREATE TABLE cleanups (
+                    "ALTER TABLE files ADD COLUMN succeeded_at INTEGER;
+                    CREATE TABLE cleanups (
                         upload_id   TEXT PRIMARY KEY NOT NULL,
                         endpoint    TEXT NOT NULL,
                         bucket      TEXT NOT NULL,

@@ -523,6 +523,85 @@ fn a_session_without_an_upload_owes_nothing() {
 }
 
 #[test]
+fn prune_removes_only_old_succeeded_files() {
+    let store = Store::open_in_memory().unwrap();
+    for id in ["old", "new", "failed", "ready", "legacy"] {
+        store.insert_file(&new_file(id)).unwrap();
+    }
+    let result = UploadResult {
+        video_id: None,
+        image_url: None,
+        endpoint: "https://e".into(),
+        bucket: "b".into(),
+        object: "o".into(),
+        bytes: 10,
+        crc64: 1,
+    };
+    for id in ["old", "new", "legacy"] {
+        store.set_result(id, &result).unwrap();
+    }
+    store
+        .set_status("failed", FileStatus::Failed, None)
+        .unwrap();
+    {
+        let conn = store.lock();
+        conn.execute("UPDATE files SET succeeded_at = 1000 WHERE id = 'old'", [])
+            .unwrap();
+        // Succeeded under schema 2: no succeeded_at; its added_at (2023) decides.
+        conn.execute(
+            "UPDATE files SET succeeded_at = NULL WHERE id = 'legacy'",
+            [],
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        store.prune_succeeded(ms(1_000)).unwrap(),
+        1,
+        "at the limit goes"
+    );
+    assert_eq!(ids(&store), ["new", "failed", "ready", "legacy"]);
+    assert_eq!(store.prune_succeeded(ms(1_700_000_000_123)).unwrap(), 1);
+    assert_eq!(ids(&store), ["new", "failed", "ready"]);
+    // Failed and unfinished files are never pruned.
+    assert_eq!(store.prune_succeeded(SystemTime::now()).unwrap(), 1);
+    assert_eq!(ids(&store), ["failed", "ready"]);
+}
+
+#[test]
+fn pruning_gives_the_space_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = Store::open(&path).unwrap();
+    let pages = |s: &Store| -> i64 {
+        s.lock()
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap()
+    };
+    let result = UploadResult {
+        video_id: Some("v".repeat(32)),
+        image_url: None,
+        endpoint: "https://e".into(),
+        bucket: "b".into(),
+        object: "o".repeat(60),
+        bytes: 10,
+        crc64: 1,
+    };
+    for i in 0..500 {
+        let id = format!("f{i}");
+        store.insert_file(&new_file(&id)).unwrap();
+        store.set_result(&id, &result).unwrap();
+    }
+    let full = pages(&store);
+    assert!(full > 20, "{full} pages");
+    assert_eq!(store.prune_succeeded(SystemTime::now()).unwrap(), 500);
+    assert!(
+        pages(&store) < 10,
+        "{full} pages before, {} after",
+        pages(&store)
+    );
+}
+
+#[test]
 fn reopen_restores_everything() {
     let dir = tempfile::tempdir().unwrap();
     // A missing parent directory is created.

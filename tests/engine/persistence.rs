@@ -389,3 +389,37 @@ async fn cancel_after_restart_aborts_the_upload() {
     assert_eq!(h.sim.stats().multipart_uploads_in_progress, 0);
     assert_eq!(h.engine.file(&id).unwrap().status, FileStatus::Canceled);
 }
+
+/// `keep_succeeded`: a succeeded file stays listed across restarts while within it, and is
+/// removed (with its row) when the engine opens after it; failed files stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn succeeded_files_go_at_restart_after_their_retention() {
+    let mut h = Harness::new(|_| {}).await;
+    h.use_account_key();
+    let (path, _) = h.file("kept.mp4", 150 * 1024);
+    let id = h.add(&path);
+    let (gone, _) = h.file("gone.mp4", 150 * 1024);
+    let missing = h.add(&gone);
+    std::fs::remove_file(&gone).unwrap();
+    h.engine.start();
+    h.events.wait_succeeded(&id).await;
+    h.events
+        .wait_for("the missing file to fail", |ev| {
+            ev.iter()
+                .any(|e| matches!(e, Event::Failed { file, .. } if file.id == missing))
+        })
+        .await;
+
+    // Within the default retention (7 days): both stay.
+    h.reopen();
+    assert_eq!(h.engine.list_files().len(), 2);
+
+    h.config.keep_succeeded = Some(Duration::ZERO);
+    h.reopen();
+    let left: Vec<_> = h.engine.list_files().into_iter().map(|f| f.id).collect();
+    assert_eq!(
+        left,
+        [missing],
+        "the succeeded file is gone, the failed one stays"
+    );
+}

@@ -29,7 +29,8 @@ public extension ClientConfig {
         refreshAhead: TimeInterval? = nil,
         progressInterval: TimeInterval? = nil,
         workerThreads: Int? = nil,
-        credentialTimeout: TimeInterval? = nil
+        credentialTimeout: TimeInterval? = nil,
+        keepSucceeded: TimeInterval? = nil
     ) {
         self.init(
             databasePath: database?.path,
@@ -53,7 +54,9 @@ public extension ClientConfig {
             refreshAheadMs: refreshAhead.map(milliseconds),
             progressIntervalMs: progressInterval.map(milliseconds),
             workerThreads: workerThreads.map(numericCast),
-            credentialTimeoutMs: credentialTimeout.map(milliseconds)
+            credentialTimeoutMs: credentialTimeout.map(milliseconds),
+            // `.infinity` keeps succeeded files until deleted.
+            keepSucceededMs: keepSucceeded.map { $0.isInfinite ? Int64.max : milliseconds($0) }
         )
     }
 }

@@ -33,6 +33,7 @@ class ClientConfigBuilder {
     fun progressIntervalMs(ms: Long) = apply { config = config.copy(progressIntervalMs = ms) }
     fun workerThreads(threads: Int) = apply { config = config.copy(workerThreads = threads) }
     fun credentialTimeoutMs(ms: Long) = apply { config = config.copy(credentialTimeoutMs = ms) }
+    fun keepSucceededMs(ms: Long) = apply { config = config.copy(keepSucceededMs = ms) }
 
     fun build(): ClientConfig = config
 }
