@@ -163,3 +163,72 @@ async fn mode1_an_owed_abort_waits_for_credentials() {
     h.wait_until("the outbox to empty", |h| owed(h).is_empty())
         .await;
 }
+
+/// Holds the next CompleteMultipartUpload answer until after `stop()`: the server completed
+/// the object, the engine never heard it. Returns the file id and its bytes.
+async fn complete_answer_lost(h: &Harness, name: &str) -> (String, Vec<u8>) {
+    h.use_account_key();
+    let (path, data) = h.file(name, 250 * 1024);
+    h.sim.set_faults(vec![
+        FaultRule::hold("CompleteMultipartUpload", 30_000).with_count(1),
+    ]);
+    let id = h.add(&path);
+    h.engine.start();
+    h.wait_until("the server to complete the object", |h| {
+        h.sim.stats().multipart_uploads_completed == 1
+    })
+    .await;
+    h.engine.stop();
+    h.sim.clear_faults();
+    assert_eq!(h.events.count(|e| matches!(e, Event::Succeeded { .. })), 0);
+    (id, data)
+}
+
+/// `start()` after a lost Complete answer asks the server (ListParts: NoSuchUpload, then
+/// HeadObject with the object's CRC-64 against the ledger's) and reports success without
+/// sending anything again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_complete_answer_is_reconciled_on_start() {
+    let h = Harness::new(|_| {}).await;
+    let (id, data) = complete_answer_lost(&h, "lost-complete.mp4").await;
+    h.engine.start();
+    h.events.wait_succeeded(&id).await;
+    let stats = h.sim.stats();
+    assert_eq!(
+        (
+            stats.multipart_uploads_initiated,
+            stats.multipart_uploads_completed
+        ),
+        (1, 1),
+        "the same upload, not a second one"
+    );
+    assert_eq!(
+        stats.object_bytes_received,
+        data.len() as u64,
+        "nothing sent twice"
+    );
+    assert_eq!(stats.multipart_uploads_in_progress, 0);
+    assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
+}
+
+/// `delete_file` after a lost Complete answer: the owed abort gets NoSuchUpload, which the
+/// outbox checks with HeadObject (the object is complete: as for deleting a succeeded file,
+/// the object stays) instead of taking it on trust; nothing is left open or owed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_complete_answer_then_delete_leaves_nothing_open() {
+    let h = Harness::new(|_| {}).await;
+    let (id, data) = complete_answer_lost(&h, "lost-then-deleted.mp4").await;
+    let info = h.engine.file(&id).unwrap();
+    h.engine.delete_file(&id).unwrap();
+    h.wait_until("the outbox to empty", |h| owed(h).is_empty())
+        .await;
+    let stats = h.sim.stats();
+    assert_eq!(stats.ops.get("AbortMultipartUpload"), Some(&1));
+    assert_eq!(
+        stats.ops.get("HeadObject"),
+        Some(&1),
+        "NoSuchUpload was checked"
+    );
+    assert_eq!(stats.multipart_uploads_in_progress, 0);
+    assert_eq!(h.read_back(&info).await, data, "the completed object stays");
+}

@@ -30,6 +30,13 @@ pub enum FaultAction {
         /// Delay in milliseconds.
         ms: u64,
     },
+    /// Process the request normally, then hold its response back for `ms` milliseconds: the
+    /// server has acted, and a client that gives up meanwhile (stop, pause, a network change)
+    /// never learns it. Models an answer lost after the server acted.
+    Hold {
+        /// Milliseconds the response is held back.
+        ms: u64,
+    },
 }
 
 /// One rule: `op` is an OSS operation (`UploadPart`, `CompleteMultipartUpload`, ...), a VOD/STS
@@ -96,6 +103,14 @@ impl FaultRule {
         }
     }
 
+    /// A rule holding back the responses to `op` by `ms` milliseconds after processing.
+    pub fn hold(op: &str, ms: u64) -> FaultRule {
+        FaultRule {
+            action: FaultAction::Hold { ms },
+            ..FaultRule::status(op, 0)
+        }
+    }
+
     /// Limits the rule to the next `count` matching requests.
     pub fn with_count(mut self, count: u64) -> FaultRule {
         self.count = Some(count);
@@ -143,6 +158,8 @@ pub struct FaultRules {
 #[derive(Debug, Default)]
 pub(crate) struct Decision {
     pub delay: Duration,
+    /// How long to hold the response back after processing the request.
+    pub hold: Duration,
     pub terminal: Option<Terminal>,
 }
 
@@ -184,7 +201,10 @@ impl Faults {
             if rule.op != "*" && rule.op != op {
                 continue;
             }
-            let terminal = !matches!(rule.action, FaultAction::Delay { .. });
+            let terminal = !matches!(
+                rule.action,
+                FaultAction::Delay { .. } | FaultAction::Hold { .. }
+            );
             if terminal && decision.terminal.is_some() {
                 // Do not spend another rule's count on a request that already fails.
                 continue;
@@ -203,6 +223,7 @@ impl Faults {
             fired += 1;
             match &rule.action {
                 FaultAction::Delay { ms } => decision.delay += Duration::from_millis(*ms),
+                FaultAction::Hold { ms } => decision.hold += Duration::from_millis(*ms),
                 FaultAction::Reset => decision.terminal = Some(Terminal::Reset),
                 FaultAction::Status {
                     status,
@@ -224,6 +245,27 @@ impl Faults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hold_is_not_terminal_and_adds_up() {
+        let rules: FaultRules = serde_json::from_str(
+            r#"{"rules":[{"op":"CompleteMultipartUpload","action":"hold","ms":250,"count":1}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            rules.rules[0],
+            FaultRule::hold("CompleteMultipartUpload", 250).with_count(1)
+        );
+        let f = Faults::default();
+        f.set(vec![
+            FaultRule::hold("*", 100),
+            FaultRule::hold("CompleteMultipartUpload", 50),
+            FaultRule::status("CompleteMultipartUpload", 503),
+        ]);
+        let (d, fired) = f.decide("CompleteMultipartUpload");
+        assert_eq!((d.hold, fired), (Duration::from_millis(150), 3));
+        assert!(d.terminal.is_some(), "a hold does not stop a status rule");
+    }
 
     #[test]
     fn parses_the_contract_example() {

@@ -262,8 +262,13 @@ async fn handle_rpc(
     shared
         .stats
         .op(if op.is_empty() { "UnknownAction" } else { &op });
-    match apply_faults(shared, &op).await {
-        None => Ok(call.run()),
+    let (terminal, hold) = apply_faults(shared, &op).await;
+    match terminal {
+        None => {
+            let response = call.run();
+            hold_back(hold).await;
+            Ok(response)
+        }
         Some(Terminal::Reset) => Err(ResetConnection),
         Some(Terminal::Status {
             status,
@@ -273,11 +278,19 @@ async fn handle_rpc(
     }
 }
 
-/// Sleeps for delay rules and returns the terminal fault, if any.
-async fn apply_faults(shared: &Shared, op: &str) -> Option<Terminal> {
+/// Holds a processed request's response back (`hold` rules).
+async fn hold_back(hold: Duration) {
+    if !hold.is_zero() {
+        tokio::time::sleep(hold).await;
+    }
+}
+
+/// Sleeps for delay rules and returns the terminal fault, if any, and how long to hold the
+/// response back after processing.
+async fn apply_faults(shared: &Shared, op: &str) -> (Option<Terminal>, Duration) {
     let (decision, fired) = shared.faults.decide(op);
     if fired == 0 {
-        return None;
+        return (None, Duration::ZERO);
     }
     stats::add(&shared.stats.faults_injected, fired);
     if !decision.delay.is_zero() {
@@ -286,7 +299,7 @@ async fn apply_faults(shared: &Shared, op: &str) -> Option<Terminal> {
     if matches!(decision.terminal, Some(Terminal::Reset)) {
         stats::inc(&shared.stats.connections_reset);
     }
-    decision.terminal
+    (decision.terminal, decision.hold)
 }
 
 async fn handle_oss(
@@ -323,7 +336,8 @@ async fn handle_oss(
     };
     let op = oss::classify(&parts.method, &target, &query);
     shared.stats.op(op);
-    match apply_faults(shared, op).await {
+    let (terminal, hold) = apply_faults(shared, op).await;
+    match terminal {
         None => {}
         Some(Terminal::Reset) => {
             let half = parts
@@ -354,5 +368,7 @@ async fn handle_oss(
         op,
         body,
     };
-    Ok(call.run().await)
+    let response = call.run().await;
+    hold_back(hold).await;
+    Ok(response)
 }
