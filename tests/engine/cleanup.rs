@@ -232,3 +232,26 @@ async fn a_lost_complete_answer_then_delete_leaves_nothing_open() {
     assert_eq!(stats.multipart_uploads_in_progress, 0);
     assert_eq!(h.read_back(&info).await, data, "the completed object stays");
 }
+
+/// `cancel_file` after a lost Complete answer: the app's decision stands (the file is
+/// canceled), the owed abort is checked and settled, and `resume_file` uploads it again into
+/// the same object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_complete_answer_then_cancel_and_resume() {
+    let h = Harness::new(|_| {}).await;
+    let (id, data) = complete_answer_lost(&h, "lost-then-canceled.mp4").await;
+    h.engine.cancel_file(&id, false).unwrap();
+    assert_eq!(
+        h.engine.file(&id).unwrap().status,
+        vod_upload::FileStatus::Canceled
+    );
+    h.wait_until("the outbox to empty", |h| owed(h).is_empty())
+        .await;
+    assert_eq!(h.sim.stats().multipart_uploads_in_progress, 0);
+    h.engine.resume_file(&id).unwrap();
+    h.engine.start();
+    let result = h.events.wait_succeeded(&id).await;
+    assert_eq!(result.bytes, data.len() as u64);
+    assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
+    assert_eq!(h.sim.stats().multipart_uploads_in_progress, 0);
+}
