@@ -138,7 +138,8 @@ impl UploadAuth {
             .or_else(|| {
                 optional_str(&obj, "Expiration")
                     .and_then(|s| s.trim().parse::<u64>().ok())
-                    .map(|secs| now + Duration::from_secs(secs))
+                    // An Expiration too large for a SystemTime falls back to the default.
+                    .and_then(|secs| now.checked_add(Duration::from_secs(secs)))
             })
             .unwrap_or(now + DEFAULT_UPLOAD_AUTH_VALIDITY);
         Ok(UploadAuth {
@@ -224,8 +225,18 @@ pub fn normalize_endpoint(endpoint: &str) -> String {
 
 /// Formats a time as `YYYY-MM-DDThh:mm:ssZ` (UTC, whole seconds), the form VOD, STS and the
 /// RPC `Timestamp` use.
+///
+/// A time outside the years the format can write (beyond ±9999) gives an empty string.
 pub fn format_utc_time(t: SystemTime) -> String {
-    let dt = OffsetDateTime::from(t);
+    // Not OffsetDateTime::from(t): that panics for times beyond year 9999, which a server's
+    // `Expiration` (seconds from now) can reach.
+    let nanos = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i128,
+        Err(e) => -(e.duration().as_nanos() as i128),
+    };
+    let Ok(dt) = OffsetDateTime::from_unix_timestamp_nanos(nanos) else {
+        return String::new();
+    };
     let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     // Formatting a valid OffsetDateTime with a fixed description cannot fail for years 0..9999.
     dt.format(&fmt).unwrap_or_default()
@@ -473,5 +484,26 @@ mod tests {
         assert_eq!(parse_utc_time("2025-06-02T08:00:00Z"), Some(t0()));
         assert_eq!(parse_utc_time("2025-06-02T16:00:00+08:00"), Some(t0()));
         assert_eq!(parse_utc_time("3600"), None);
+    }
+
+    /// Found by the upload_auth fuzz target (fuzz/, docs/fuzzing.md): an `Expiration` too large
+    /// for a SystemTime panicked in decode ("overflow when adding duration to `SystemTime`"),
+    /// and one past year 9999 panicked in encode (format_utc_time).
+    #[test]
+    fn huge_expiration_does_not_panic() {
+        let base = r#""AccessKeyId":"a","AccessKeySecret":"s","SecurityToken":"t""#;
+        let overflow = format!(r#"{{{base},"Expiration":"18446744073709551615"}}"#);
+        let auth = UploadAuth::decode(&b64(&overflow), t0()).unwrap();
+        assert_eq!(
+            auth.credentials.expires_at,
+            Some(t0() + DEFAULT_UPLOAD_AUTH_VALIDITY)
+        );
+        let far = format!(r#"{{{base},"Expiration":"1000000000000"}}"#);
+        let auth = UploadAuth::decode(&b64(&far), t0()).unwrap();
+        let expires_at = t0() + Duration::from_secs(1_000_000_000_000);
+        assert_eq!(auth.credentials.expires_at, Some(expires_at));
+        assert_eq!(format_utc_time(expires_at), "");
+        let again = UploadAuth::decode(&auth.encode(t0()), t0()).unwrap();
+        assert_eq!(again, auth);
     }
 }
