@@ -30,6 +30,10 @@ export VOD_UPLOAD_SKIP_BUILD=1
 step "Rust tests"
 cargo test --release --workspace
 
+# A short pass over every cargo-fuzz target (nightly; docs/fuzzing.md), VOD_FUZZ_SECONDS each.
+step "fuzzing"
+bash scripts/fuzz.sh "${VOD_FUZZ_SECONDS:-10}"
+
 # bindings/swift/test-linux.sh: the Swift package compiled and tested on Linux (Swift 6.0 from
 # Debian 13 in a chroot kept in /var/cache, set up on the first run; needs root, as CI is).
 for extra in tests/conformance/run.sh bindings/test.sh bindings/swift/test-linux.sh; do
