@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::Inner;
-use crate::error::Error;
+use crate::error::{Error, ErrorClass};
 use crate::model::UploadTarget;
 use crate::protocol::credentials::UploadAuth;
 use crate::store::Cleanup;
@@ -31,9 +31,14 @@ const MAX_INTERVAL: Duration = Duration::from_secs(600);
 /// uploads (7 days is the usual setting) remove what is left.
 pub(crate) const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// The outbox's memory: credentials seen for an upload in this process, and the wake-up.
+/// How far before a lost Initiate was sent an upload OSS lists may have been initiated (the
+/// server's clock against ours) and still be the one it began.
+pub(crate) const CLOCK_SLACK: Duration = Duration::from_secs(15 * 60);
+
+/// The outbox's memory: credentials seen for a cleanup in this process (by outbox id), and
+/// the wake-up.
 pub(crate) struct Outbox {
-    auth: Mutex<HashMap<String, UploadAuth>>,
+    auth: Mutex<HashMap<i64, UploadAuth>>,
     /// Its own Arc, so the task waits on it without keeping the engine alive.
     wake: Arc<Notify>,
 }
@@ -60,7 +65,7 @@ impl Outbox {
     /// A cleanup was just persisted: remember the credentials it can use and attempt it.
     pub(crate) fn owe(&self, cleanup: &Cleanup, auth: Option<UploadAuth>) {
         if let Some(a) = auth {
-            lock(&self.auth).insert(cleanup.upload_id.clone(), a);
+            lock(&self.auth).insert(cleanup.id, a);
         }
         self.wake.notify_one();
     }
@@ -116,21 +121,24 @@ async fn pass(inner: &Arc<Inner>) -> Duration {
         }
         if now.duration_since(c.created_at).unwrap_or_default() > MAX_AGE {
             tracing::warn!(
-                upload = %c.upload_id,
                 attempts = c.attempts,
                 last_error = c.last_error.as_deref().unwrap_or(""),
-                "giving up aborting a multipart upload; left to OSS lifecycle rules"
+                "giving up the cleanup of {}; left to OSS lifecycle rules",
+                c.describe()
             );
-            forget(inner, &c.upload_id);
+            forget(inner, c.id);
             continue;
         }
         match attempt(inner, &c).await {
-            Outcome::Done => forget(inner, &c.upload_id),
+            Outcome::Done => forget(inner, c.id),
             Outcome::NoCredentials(why) => {
                 // Not an attempt: it waits for `kick` (or the next pass), due as before.
-                tracing::debug!(upload = %c.upload_id, "abort waits for credentials: {why}");
+                tracing::debug!(
+                    "the cleanup of {} waits for credentials: {why}",
+                    c.describe()
+                );
                 if c.last_error.as_deref() != Some(why.as_str())
-                    && let Err(e) = inner.store.cleanup_failed(&c.upload_id, &why, c.next_at)
+                    && let Err(e) = inner.store.cleanup_failed(c.id, &why, c.next_at)
                 {
                     tracing::warn!("cannot record a cleanup attempt: {e}");
                 }
@@ -138,11 +146,11 @@ async fn pass(inner: &Arc<Inner>) -> Duration {
             Outcome::Failed(why) => {
                 let wait = backoff(inner, c.attempts + 1);
                 tracing::info!(
-                    upload = %c.upload_id,
                     attempt = c.attempts + 1,
-                    "could not abort the multipart upload ({why}); again in {wait:?}"
+                    "the cleanup of {} failed ({why}); again in {wait:?}",
+                    c.describe()
                 );
-                if let Err(e) = inner.store.cleanup_failed(&c.upload_id, &why, now + wait) {
+                if let Err(e) = inner.store.cleanup_failed(c.id, &why, now + wait) {
                     tracing::warn!("cannot record a cleanup attempt: {e}");
                 }
                 next = next.min(wait);
@@ -160,20 +168,20 @@ fn backoff(inner: &Inner, attempt: u32) -> Duration {
     policy.delay(attempt, fastrand::f64())
 }
 
-fn forget(inner: &Inner, upload_id: &str) {
-    lock(&inner.outbox.auth).remove(upload_id);
-    if let Err(e) = inner.store.cleanup_done(upload_id) {
+fn forget(inner: &Inner, id: i64) {
+    lock(&inner.outbox.auth).remove(&id);
+    if let Err(e) = inner.store.cleanup_done(id) {
         tracing::warn!("cannot remove a finished cleanup from the outbox: {e}");
     }
 }
 
 async fn attempt(inner: &Arc<Inner>, c: &Cleanup) -> Outcome {
-    let known = lock(&inner.outbox.auth).get(&c.upload_id).cloned();
+    let known = lock(&inner.outbox.auth).get(&c.id).cloned();
     let auth = match known {
         Some(a) => a,
         None => match credentials(inner, c).await {
             Ok(a) => {
-                lock(&inner.outbox.auth).insert(c.upload_id.clone(), a.clone());
+                lock(&inner.outbox.auth).insert(c.id, a.clone());
                 a
             }
             Err(outcome) => return outcome,
@@ -194,43 +202,75 @@ async fn attempt(inner: &Arc<Inner>, c: &Cleanup) -> Outcome {
         version: inner.config.signature_version,
         region,
     };
-    match inner
-        .oss
-        .abort_multipart(&loc, &oss_auth, &c.upload_id)
-        .await
-    {
+    let outcome = match &c.upload_id {
+        Some(upload_id) => abort(inner, &loc, &oss_auth, upload_id).await,
+        None => find_and_abort(inner, c, &loc, &oss_auth).await,
+    };
+    if let Outcome::Failed(_) = &outcome {
+        // Next time, get credentials afresh (mode 2) instead of these if they were refused.
+        lock(&inner.outbox.auth).remove(&c.id);
+    }
+    outcome
+}
+
+async fn abort(inner: &Inner, loc: &OssLocation, auth: &OssAuth, upload_id: &str) -> Outcome {
+    match inner.oss.abort_multipart(loc, auth, upload_id).await {
         Ok(()) => {
-            tracing::info!(upload = %c.upload_id, "multipart upload aborted");
+            tracing::info!(upload = %upload_id, "multipart upload aborted");
             Outcome::Done
         }
         // Gone already: aborted by an earlier attempt whose answer was lost, or completed.
         // Ask which, so a completed object is never a silent leftover.
         Err(Error::Service(e)) if e.code == "NoSuchUpload" => {
-            match inner.oss.head_object(&loc, &oss_auth).await {
+            match inner.oss.head_object(loc, auth).await {
                 Ok(meta) => tracing::warn!(
-                    upload = %c.upload_id,
-                    object = %c.object,
+                    upload = %upload_id,
+                    object = %loc.key,
                     size = meta.size,
                     "the multipart upload to abort had completed: its object exists"
                 ),
                 Err(e) => {
-                    tracing::info!(upload = %c.upload_id, "multipart upload already gone ({e})")
+                    tracing::info!(upload = %upload_id, "multipart upload already gone ({e})")
                 }
             }
             Outcome::Done
         }
-        Err(e) => {
-            let using_sts = oss_auth.credentials.is_sts();
-            if matches!(
-                e.class(using_sts),
-                crate::error::ErrorClass::TokenExpired | crate::error::ErrorClass::Fatal
-            ) {
-                // Next time, get credentials afresh (mode 2) instead of these.
-                lock(&inner.outbox.auth).remove(&c.upload_id);
-            }
-            Outcome::Failed(e.to_string())
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
+/// A lost Initiate answer: abort every upload of the object OSS lists as begun since it was
+/// sent (less the clock slack).
+async fn find_and_abort(inner: &Inner, c: &Cleanup, loc: &OssLocation, auth: &OssAuth) -> Outcome {
+    let since = c.since.unwrap_or(c.created_at);
+    let open = match inner.oss.list_multipart_uploads(loc, auth).await {
+        Ok(open) => open,
+        Err(e) if e.class(auth.credentials.is_sts()) == ErrorClass::Fatal => {
+            // VOD's upload credentials are for one object and may not list the bucket. What a
+            // lost Initiate began holds no part (none was sent without its id), so nothing is
+            // billed; the bucket's lifecycle rule removes it.
+            tracing::info!(
+                object = %loc.key,
+                "cannot look for uploads a lost Initiate began ({e}); an empty upload may stay until the lifecycle rule"
+            );
+            return Outcome::Done;
+        }
+        Err(e) => return Outcome::Failed(format!("ListMultipartUploads: {e}")),
+    };
+    let threshold = since.checked_sub(CLOCK_SLACK).unwrap_or(since);
+    for u in open
+        .iter()
+        .filter(|u| u.initiated.is_none_or(|t| t >= threshold))
+    {
+        // Never one a file of this database went on to use (the same object added again).
+        if inner.store.upload_in_use(&u.upload_id).unwrap_or(true) {
+            continue;
+        }
+        if let Outcome::Failed(why) = abort(inner, loc, auth, &u.upload_id).await {
+            return Outcome::Failed(why);
         }
     }
+    Outcome::Done
 }
 
 /// Credentials for a cleanup when this process saw none for its upload (after a restart).

@@ -869,15 +869,34 @@ impl FileCtx {
                     Some(t) => t.clone(),
                     None => content_type_for(self.source()?.file_name()),
                 };
-                let u = self
-                    .with_retry(|| async {
-                        let auth = self.oss_auth()?;
-                        self.inner
-                            .oss
-                            .initiate_multipart(loc, &auth, &content_type, &headers)
-                            .await
-                    })
-                    .await?;
+                // An Initiate sent earlier (before a stop or a kill) whose answer never came
+                // may have begun an upload: continue that one rather than leave it open.
+                let lost = match store.initiate_sent(&self.id)? {
+                    Some(sent) => self.find_lost_upload(loc, sent).await,
+                    None => None,
+                };
+                let u = match lost {
+                    Some(u) => u,
+                    None => {
+                        let sent = SystemTime::now();
+                        store.set_initiate_sent(&self.id, Some(sent))?;
+                        let attempts = AtomicU64::new(0);
+                        self.with_retry(|| async {
+                            // A retry may follow an answer lost after the server acted.
+                            if attempts.fetch_add(1, Ordering::Relaxed) > 0
+                                && let Some(u) = self.find_lost_upload(loc, sent).await
+                            {
+                                return Ok(u);
+                            }
+                            let auth = self.oss_auth()?;
+                            self.inner
+                                .oss
+                                .initiate_multipart(loc, &auth, &content_type, &headers)
+                                .await
+                        })
+                        .await?
+                    }
+                };
                 store.set_upload_id(&self.id, Some(&u))?;
                 u
             }
@@ -887,6 +906,56 @@ impl FileCtx {
             part_size,
             ledger,
         })
+    }
+
+    /// The upload an InitiateMultipartUpload sent at `sent` began, if its answer was lost and
+    /// OSS lists it (the newest of the object's uploads since then that no file uses); any
+    /// others of them are owed aborts. `None` when there is none or listing is refused (VOD's
+    /// per-object credentials may not list a bucket: such an upload holds no part, so
+    /// nothing is billed, and the bucket's lifecycle rule removes it).
+    async fn find_lost_upload(&self, loc: &OssLocation, sent: SystemTime) -> Option<String> {
+        let auth = self.oss_auth().ok()?;
+        let open = match self.inner.oss.list_multipart_uploads(loc, &auth).await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::debug!(file = %self.id, "cannot look for an upload a lost Initiate began: {e}");
+                return None;
+            }
+        };
+        let threshold = sent
+            .checked_sub(super::cleanup::CLOCK_SLACK)
+            .unwrap_or(sent);
+        let store = &self.inner.store;
+        let mut found: Vec<_> = open
+            .into_iter()
+            .filter(|u| u.initiated.is_none_or(|t| t >= threshold))
+            .filter(|u| !store.upload_in_use(&u.upload_id).unwrap_or(true))
+            .collect();
+        found.sort_by_key(|u| u.initiated);
+        let newest = found.pop()?;
+        tracing::info!(file = %self.id, upload = %newest.upload_id, "continuing the upload a lost Initiate answer began");
+        let extra_auth = lock(&self.auth).as_ref().map(|a| a.auth.clone());
+        for u in found {
+            let owed = store.add_cleanup(crate::store::Cleanup {
+                id: 0,
+                upload_id: Some(u.upload_id),
+                since: None,
+                endpoint: loc.endpoint.clone(),
+                bucket: loc.bucket.clone(),
+                object: loc.key.clone(),
+                target: self.target.clone(),
+                video_id: None,
+                attempts: 0,
+                next_at: SystemTime::now(),
+                last_error: None,
+                created_at: SystemTime::now(),
+            });
+            match owed {
+                Ok(c) => self.inner.outbox.owe(&c, extra_auth.clone()),
+                Err(e) => tracing::warn!(file = %self.id, "cannot owe an abort: {e}"),
+            }
+        }
+        Some(newest.upload_id)
     }
 
     /// The parts both sides agree on: ledger parts the server still has (same ETag), plus

@@ -215,12 +215,14 @@ impl UploadAddress {
     }
 }
 
-/// Adds `https://` when the endpoint has no scheme and removes trailing slashes.
+/// Adds `https://` when the endpoint has no scheme and removes trailing slashes (and any
+/// whitespace between them).
 pub fn normalize_endpoint(endpoint: &str) -> String {
     let endpoint = endpoint.trim();
     // Any scheme is kept (an unsupported one is refused later, by endpoint validation).
     let (scheme, rest) = endpoint.split_once("://").unwrap_or(("https", endpoint));
-    format!("{scheme}://{}", rest.trim_end_matches('/'))
+    let rest = rest.trim_end_matches(|c: char| c == '/' || c.is_whitespace());
+    format!("{scheme}://{rest}")
 }
 
 /// Formats a time as `YYYY-MM-DDThh:mm:ssZ` (UTC, whole seconds), the form VOD, STS and the
@@ -484,6 +486,22 @@ mod tests {
         assert_eq!(parse_utc_time("2025-06-02T08:00:00Z"), Some(t0()));
         assert_eq!(parse_utc_time("2025-06-02T16:00:00+08:00"), Some(t0()));
         assert_eq!(parse_utc_time("3600"), None);
+    }
+
+    /// Found with the upload_address fuzz target (fuzz/, docs/fuzzing.md): `" x /"` became
+    /// `"https://x "` (the space before the slash stayed), which encode/decode turned into
+    /// `"https://x"`, so normalisation was not idempotent.
+    #[test]
+    fn endpoint_normalisation_is_idempotent() {
+        for ep in [" x /", "x / /", "https://x\t/", "x/ "] {
+            let once = normalize_endpoint(ep);
+            assert_eq!(once, "https://x");
+            assert_eq!(normalize_endpoint(&once), once);
+        }
+        let json = r#"{"Endpoint":" x /","Bucket":"b","FileName":"f"}"#;
+        let a = UploadAddress::decode(&b64(json)).unwrap();
+        assert_eq!(a.endpoint, "https://x");
+        assert_eq!(UploadAddress::decode(&a.encode()).unwrap(), a);
     }
 
     /// Found by the upload_auth fuzz target (fuzz/, docs/fuzzing.md): an `Expiration` too large

@@ -119,6 +119,45 @@ pub struct ListPartsResult {
     pub parts: Vec<ListPart>,
 }
 
+/// One open multipart upload in a ListMultipartUploads page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListedUpload {
+    pub key: String,
+    pub upload_id: String,
+    /// ISO-8601, e.g. `2012-02-23T04:18:23.000Z`.
+    #[serde(default)]
+    pub initiated: String,
+}
+
+/// Response of ListMultipartUploads (one page; a bucket-level call).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "ListMultipartUploadsResult", rename_all = "PascalCase")]
+pub struct ListMultipartUploadsResult {
+    #[serde(default)]
+    pub bucket: String,
+    #[serde(default)]
+    pub key_marker: String,
+    #[serde(default)]
+    pub upload_id_marker: String,
+    #[serde(default)]
+    pub next_key_marker: String,
+    #[serde(default)]
+    pub next_upload_id_marker: String,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(
+        default,
+        deserialize_with = "lenient_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_uploads: Option<u32>,
+    #[serde(default)]
+    pub is_truncated: bool,
+    #[serde(rename = "Upload", default)]
+    pub uploads: Vec<ListedUpload>,
+}
+
 /// The OSS `<Error>` document. Only `Code`, `Message`, `RequestId`, `HostId`, `EC` are common;
 /// the rest appear for specific codes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -332,6 +371,40 @@ mod tests {
             </ListPartsResult>";
         let r: ListPartsResult = from_xml(empty).unwrap();
         assert!(!r.is_truncated && r.parts.is_empty() && r.next_part_number_marker.is_none());
+    }
+
+    #[test]
+    fn list_multipart_uploads_round_trip() {
+        // The example of the OSS API reference (ListMultipartUploads), abridged.
+        let doc = br#"<?xml version="1.0" encoding="UTF-8"?>
+            <ListMultipartUploadsResult xmlns="http://doc.oss-cn-hangzhou.aliyuncs.com">
+              <Bucket>oss-example</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>
+              <NextKeyMarker>oss.avi</NextKeyMarker>
+              <NextUploadIdMarker>0214A87687F040F1BA4D83AB17C9****</NextUploadIdMarker>
+              <Delimiter></Delimiter><Prefix></Prefix><MaxUploads>1000</MaxUploads>
+              <IsTruncated>false</IsTruncated>
+              <Upload><Key>multipart.data</Key>
+                <UploadId>0004B999EF518A1FE585B0C9360D****</UploadId>
+                <StorageClass>Standard</StorageClass>
+                <Initiated>2012-02-23T04:18:23.000Z</Initiated></Upload>
+              <Upload><Key>oss.avi</Key>
+                <UploadId>0214A87687F040F1BA4D83AB17C9****</UploadId>
+                <StorageClass>Standard</StorageClass>
+                <Initiated>2012-02-23T06:14:27.000Z</Initiated></Upload>
+            </ListMultipartUploadsResult>"#;
+        let r: ListMultipartUploadsResult = from_xml(doc).unwrap();
+        assert!(!r.is_truncated);
+        assert_eq!(r.max_uploads, Some(1000));
+        assert_eq!(r.uploads.len(), 2);
+        assert_eq!(r.uploads[1].key, "oss.avi");
+        assert_eq!(r.uploads[1].initiated, "2012-02-23T06:14:27.000Z");
+        let again: ListMultipartUploadsResult = from_xml(to_xml(&r).unwrap().as_bytes()).unwrap();
+        assert_eq!(again, r);
+        let empty: ListMultipartUploadsResult = from_xml(
+            b"<ListMultipartUploadsResult><Bucket>b</Bucket></ListMultipartUploadsResult>",
+        )
+        .unwrap();
+        assert!(empty.uploads.is_empty());
     }
 
     #[test]

@@ -119,7 +119,13 @@ pub struct Session {
 /// server confirms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cleanup {
-    pub upload_id: String,
+    /// The outbox row (0 before it is stored).
+    pub id: i64,
+    /// The multipart upload to abort; `None`: an Initiate whose answer was lost, so every
+    /// upload of the object begun since `since` is looked for (ListMultipartUploads) and
+    /// aborted.
+    pub upload_id: Option<String>,
+    pub since: Option<SystemTime>,
     pub endpoint: String,
     pub bucket: String,
     pub object: String,
@@ -133,6 +139,16 @@ pub struct Cleanup {
     /// Why the last attempt failed.
     pub last_error: Option<String>,
     pub created_at: SystemTime,
+}
+
+impl Cleanup {
+    /// For messages: the upload id, or the object searched.
+    pub fn describe(&self) -> String {
+        match &self.upload_id {
+            Some(u) => format!("upload {u}"),
+            None => format!("uploads of {} left by a lost Initiate", self.object),
+        }
+    }
 }
 
 /// A finished part, as OSS confirmed it.
@@ -404,9 +420,11 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .ctx(&what())?;
         clear_parts_unless_upload(&tx, file_id, upload_id).ctx(&what())?;
-        tx.prepare_cached("UPDATE sessions SET upload_id = ?2 WHERE file_id = ?1")
-            .and_then(|mut s| s.execute(params![file_id, upload_id]))
-            .ctx(&what())?;
+        tx.prepare_cached(
+            "UPDATE sessions SET upload_id = ?2, initiate_sent_at = NULL WHERE file_id = ?1",
+        )
+        .and_then(|mut s| s.execute(params![file_id, upload_id]))
+        .ctx(&what())?;
         tx.commit().ctx(&what())
     }
 
@@ -420,9 +438,11 @@ impl Store {
         .map(drop)
     }
 
-    /// Forgets the file's session and parts and, if the session has an open multipart upload,
-    /// puts its abort in the cleanup outbox, in one transaction: a kill after this leaves the
-    /// abort owed, never forgotten. Returns the cleanup, if any.
+    /// Forgets the file's session and parts and puts what the server may still hold in the
+    /// cleanup outbox, in one transaction, so a kill after this leaves it owed, never
+    /// forgotten: the abort of its multipart upload, or, when an InitiateMultipartUpload was
+    /// sent whose answer never came, a search for uploads of the object begun since then.
+    /// Returns the cleanup, if any.
     pub fn discard_session(&self, file_id: &str) -> Result<Option<Cleanup>> {
         let mut conn = self.lock();
         let what = || format!("discard the upload session of file {file_id}");
@@ -431,29 +451,38 @@ impl Store {
             .ctx(&what())?;
         let found = tx
             .prepare_cached(
-                "SELECT s.upload_id, s.endpoint, s.bucket, s.object, f.target,                  COALESCE(s.video_id, f.video_id) FROM sessions s JOIN files f ON f.id = s.file_id                  WHERE s.file_id = ?1 AND s.upload_id IS NOT NULL",
+                "SELECT s.upload_id, s.initiate_sent_at, s.endpoint, s.bucket, s.object, \
+                 f.target, COALESCE(s.video_id, f.video_id) \
+                 FROM sessions s JOIN files f ON f.id = s.file_id \
+                 WHERE s.file_id = ?1 AND (s.upload_id IS NOT NULL OR s.initiate_sent_at IS NOT NULL)",
             )
             .and_then(|mut st| {
                 st.query_row(params![file_id], |r| {
+                    let upload_id: Option<String> = r.get(0)?;
+                    let since: Option<i64> = r.get(1)?;
+                    let now = from_ms(to_ms(SystemTime::now()));
                     Ok(Cleanup {
-                        upload_id: r.get(0)?,
-                        endpoint: r.get(1)?,
-                        bucket: r.get(2)?,
-                        object: r.get(3)?,
-                        target: json_col(r, 4)?,
-                        video_id: r.get(5)?,
+                        id: 0,
+                        since: if upload_id.is_none() { since.map(from_ms) } else { None },
+                        upload_id,
+                        endpoint: r.get(2)?,
+                        bucket: r.get(3)?,
+                        object: r.get(4)?,
+                        target: json_col(r, 5)?,
+                        video_id: r.get(6)?,
                         attempts: 0,
-                        next_at: from_ms(to_ms(SystemTime::now())),
+                        next_at: now,
                         last_error: None,
-                        created_at: from_ms(to_ms(SystemTime::now())),
+                        created_at: now,
                     })
                 })
                 .optional()
             })
             .ctx(&what())?;
-        if let Some(c) = &found {
-            insert_cleanup(&tx, c).ctx(&what())?;
-        }
+        let found = match found {
+            Some(c) => Some(insert_cleanup(&tx, c).ctx(&what())?),
+            None => None,
+        };
         tx.prepare_cached("DELETE FROM sessions WHERE file_id = ?1")
             .and_then(|mut st| st.execute(params![file_id]))
             .ctx(&what())?;
@@ -461,13 +490,12 @@ impl Store {
         Ok(found)
     }
 
-    /// Puts a cleanup in the outbox (an upload the engine left behind outside a session, e.g.
-    /// one whose Initiate answer arrived after the engine gave up on it).
-    pub fn add_cleanup(&self, c: &Cleanup) -> Result<()> {
+    /// Puts a cleanup in the outbox (e.g. uploads found open that the engine will not use)
+    /// and returns it with its id. An abort already owed for the same upload is kept.
+    pub fn add_cleanup(&self, c: Cleanup) -> Result<Cleanup> {
         let conn = self.lock();
-        insert_cleanup(&conn, c)
-            .map(drop)
-            .ctx(&format!("owe the abort of upload {}", c.upload_id))
+        let what = format!("owe the cleanup of {}", c.describe());
+        insert_cleanup(&conn, c).ctx(&what)
     }
 
     /// Every owed cleanup, the most urgent first.
@@ -476,22 +504,25 @@ impl Store {
         let what = "read the cleanup outbox";
         let mut stmt = conn
             .prepare_cached(
-                "SELECT upload_id, endpoint, bucket, object, target, video_id, attempts,                  next_at, last_error, created_at FROM cleanups ORDER BY next_at, upload_id",
+                "SELECT id, upload_id, since, endpoint, bucket, object, target, video_id, \
+                 attempts, next_at, last_error, created_at FROM cleanups ORDER BY next_at, id",
             )
             .ctx(what)?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(Cleanup {
-                    upload_id: r.get(0)?,
-                    endpoint: r.get(1)?,
-                    bucket: r.get(2)?,
-                    object: r.get(3)?,
-                    target: json_col(r, 4)?,
-                    video_id: r.get(5)?,
-                    attempts: r.get(6)?,
-                    next_at: from_ms(r.get(7)?),
-                    last_error: r.get(8)?,
-                    created_at: from_ms(r.get(9)?),
+                    id: r.get(0)?,
+                    upload_id: r.get(1)?,
+                    since: r.get::<_, Option<i64>>(2)?.map(from_ms),
+                    endpoint: r.get(3)?,
+                    bucket: r.get(4)?,
+                    object: r.get(5)?,
+                    target: json_col(r, 6)?,
+                    video_id: r.get(7)?,
+                    attempts: r.get(8)?,
+                    next_at: from_ms(r.get(9)?),
+                    last_error: r.get(10)?,
+                    created_at: from_ms(r.get(11)?),
                 })
             })
             .ctx(what)?;
@@ -499,23 +530,55 @@ impl Store {
     }
 
     /// The server confirmed the cleanup (or it is given up): remove it from the outbox.
-    pub fn cleanup_done(&self, upload_id: &str) -> Result<()> {
-        self.execute(
-            "DELETE FROM cleanups WHERE upload_id = ?1",
-            params![upload_id],
-            || format!("remove the cleanup of upload {upload_id}"),
-        )
+    pub fn cleanup_done(&self, id: i64) -> Result<()> {
+        self.execute("DELETE FROM cleanups WHERE id = ?1", params![id], || {
+            format!("remove cleanup {id}")
+        })
         .map(drop)
     }
 
     /// Records a failed attempt and when to try again.
-    pub fn cleanup_failed(&self, upload_id: &str, error: &str, next_at: SystemTime) -> Result<()> {
+    pub fn cleanup_failed(&self, id: i64, error: &str, next_at: SystemTime) -> Result<()> {
         self.execute(
-            "UPDATE cleanups SET attempts = attempts + 1, last_error = ?2, next_at = ?3              WHERE upload_id = ?1",
-            params![upload_id, error, to_ms(next_at)],
-            || format!("record a failed cleanup of upload {upload_id}"),
+            "UPDATE cleanups SET attempts = attempts + 1, last_error = ?2, next_at = ?3 \
+             WHERE id = ?1",
+            params![id, error, to_ms(next_at)],
+            || format!("record a failed attempt at cleanup {id}"),
         )
         .map(drop)
+    }
+
+    /// Records that an InitiateMultipartUpload for the file's session is about to be sent
+    /// (`Some`), so an answer lost after the server acted can be looked for; `set_upload_id`
+    /// clears it.
+    pub fn set_initiate_sent(&self, file_id: &str, at: Option<SystemTime>) -> Result<()> {
+        self.execute(
+            "UPDATE sessions SET initiate_sent_at = ?2 WHERE file_id = ?1",
+            params![file_id, at.map(to_ms)],
+            || format!("record the Initiate of file {file_id}"),
+        )
+        .map(drop)
+    }
+
+    /// Whether a session of this database uses the multipart upload `upload_id`.
+    pub fn upload_in_use(&self, upload_id: &str) -> Result<bool> {
+        let conn = self.lock();
+        conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM sessions WHERE upload_id = ?1)")
+            .and_then(|mut st| st.query_row(params![upload_id], |r| r.get(0)))
+            .ctx(&format!("look up upload {upload_id}"))
+    }
+
+    /// When an InitiateMultipartUpload whose answer was never recorded was sent for the
+    /// file's session, if one was.
+    pub fn initiate_sent(&self, file_id: &str) -> Result<Option<SystemTime>> {
+        let conn = self.lock();
+        conn.prepare_cached("SELECT initiate_sent_at FROM sessions WHERE file_id = ?1")
+            .and_then(|mut st| {
+                st.query_row(params![file_id], |r| r.get::<_, Option<i64>>(0))
+                    .optional()
+            })
+            .map(|v| v.flatten().map(from_ms))
+            .ctx(&format!("read the Initiate of file {file_id}"))
     }
 
     // ---- parts ----
@@ -603,25 +666,41 @@ fn query_file(conn: &rusqlite::Connection, id: &str) -> Result<Option<FileRow>> 
     .ctx(&format!("read file {id}"))
 }
 
-/// Adds a cleanup (an existing one for the same upload is kept: it is owed already).
-fn insert_cleanup(conn: &rusqlite::Connection, c: &Cleanup) -> rusqlite::Result<usize> {
+/// Adds a cleanup and returns it with its id; an abort already owed for the same upload is
+/// kept as it is (and returned).
+fn insert_cleanup(conn: &rusqlite::Connection, mut c: Cleanup) -> rusqlite::Result<Cleanup> {
     let target = serde_json::to_string(&c.target)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    conn.prepare_cached(
-        "INSERT INTO cleanups (upload_id, endpoint, bucket, object, target, video_id, attempts,          next_at, last_error, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)          ON CONFLICT (upload_id) DO NOTHING",
-    )?
-    .execute(params![
-        c.upload_id,
-        c.endpoint,
-        c.bucket,
-        c.object,
-        target,
-        c.video_id,
-        c.attempts,
-        to_ms(c.next_at),
-        c.last_error,
-        to_ms(c.created_at),
-    ])
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO cleanups (upload_id, since, endpoint, bucket, object, target, video_id, \
+             attempts, next_at, last_error, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             ON CONFLICT (upload_id) DO NOTHING",
+        )?
+        .execute(params![
+            c.upload_id,
+            c.since.map(to_ms),
+            c.endpoint,
+            c.bucket,
+            c.object,
+            target,
+            c.video_id,
+            c.attempts,
+            to_ms(c.next_at),
+            c.last_error,
+            to_ms(c.created_at),
+        ])?;
+    c.id = if inserted > 0 {
+        conn.last_insert_rowid()
+    } else {
+        conn.query_row(
+            "SELECT id FROM cleanups WHERE upload_id = ?1",
+            params![c.upload_id],
+            |r| r.get(0),
+        )?
+    };
+    Ok(c)
 }
 
 /// Deletes the file's parts if its session's upload id is not `upload_id`.

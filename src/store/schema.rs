@@ -70,6 +70,8 @@ CREATE TABLE files (
 --               epoch; 0 for a URI source) and SHA-256 (lower-case hex) of the first and last
 --               64 KiB; file_version: a URI source's version tag (ByteSource::version), NULL
 --               for files and sources without one (added in version 2).
+--   initiate_sent_at: unix milliseconds when an InitiateMultipartUpload was sent whose answer
+--               is not recorded yet (upload_id NULL); cleared with the upload id (version 3).
 --   created_at  unix milliseconds.
 --   credentials_expire_at: unix milliseconds, when known. Credential METADATA only: no
 --               AccessKeySecret, SecurityToken or UploadAuth is ever stored.
@@ -90,7 +92,8 @@ CREATE TABLE sessions (
     file_tail_sha256      TEXT NOT NULL,
     created_at            INTEGER NOT NULL,
     credentials_expire_at INTEGER,
-    file_version          TEXT
+    file_version          TEXT,
+    initiate_sent_at      INTEGER
 ) STRICT;
 
 -- parts: the ledger of finished parts of a session's multipart upload; one short transaction
@@ -105,19 +108,23 @@ CREATE TABLE parts (
     PRIMARY KEY (file_id, part_number)
 ) STRICT, WITHOUT ROWID;
 
--- cleanups: the outbox of server-side work the engine owes: abort a multipart upload that a
--- delete, cancel or restart left open (added in version 3). A row is written in the same
--- transaction that forgets the session, so no kill can lose it, and removed only when the
--- server confirms (or after CLEANUP_MAX_AGE, when OSS lifecycle rules take over).
---   upload_id   the OSS multipart upload id to abort.
+-- cleanups: the outbox of server-side work the engine owes (added in version 3): abort a
+-- multipart upload that a delete, cancel or restart left open, or find and abort the uploads
+-- an InitiateMultipartUpload whose answer was lost may have begun. A row is written in the
+-- same transaction that forgets the session, so no kill can lose it, and removed only when
+-- the server confirms (or after engine::cleanup::MAX_AGE, when OSS lifecycle rules take over).
+--   upload_id   the OSS multipart upload id to abort; NULL: every upload of `object` begun
+--               since `since` (unix ms), found with ListMultipartUploads.
 --   endpoint, bucket, object: where it is.
---   target      JSON of model::UploadTarget: which credentials can abort it after a restart.
+--   target      JSON of model::UploadTarget: which credentials can do it after a restart.
 --   video_id    the VOD video, for RefreshUploadVideo (mode 2) after a restart.
 --   attempts    attempts so far; next_at: unix milliseconds of the next one.
 --   last_error  why the last attempt failed (no secret: an error code and message).
 --   created_at  unix milliseconds.
 CREATE TABLE cleanups (
-    upload_id   TEXT PRIMARY KEY NOT NULL,
+    id          INTEGER PRIMARY KEY,
+    upload_id   TEXT UNIQUE,
+    since       INTEGER,
     endpoint    TEXT NOT NULL,
     bucket      TEXT NOT NULL,
     object      TEXT NOT NULL,
@@ -126,8 +133,9 @@ CREATE TABLE cleanups (
     attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     next_at     INTEGER NOT NULL,
     last_error  TEXT,
-    created_at  INTEGER NOT NULL
-) STRICT, WITHOUT ROWID;
+    created_at  INTEGER NOT NULL,
+    CHECK (upload_id IS NOT NULL OR since IS NOT NULL)
+) STRICT;
 "#;
 
 /// Brings the database to [`VERSION`]: creates it when empty, migrates it when older, and
@@ -198,12 +206,15 @@ fn upgrade_from(tx: &Connection, from: u32) -> Result<()> {
                      ALTER TABLE sessions ADD COLUMN file_version TEXT;",
                 )
                 .ctx("migrate checkpoint schema 1 to 2")?,
-            // 3: the cleanup outbox, and when files succeeded (for their retention).
+            // 3: the cleanup outbox, Initiate intents, and when files succeeded (for retention).
             2 => tx
                 .execute_batch(
                     "ALTER TABLE files ADD COLUMN succeeded_at INTEGER;
+                    ALTER TABLE sessions ADD COLUMN initiate_sent_at INTEGER;
                     CREATE TABLE cleanups (
-                        upload_id   TEXT PRIMARY KEY NOT NULL,
+                        id          INTEGER PRIMARY KEY,
+                        upload_id   TEXT UNIQUE,
+                        since       INTEGER,
                         endpoint    TEXT NOT NULL,
                         bucket      TEXT NOT NULL,
                         object      TEXT NOT NULL,
@@ -212,8 +223,9 @@ fn upgrade_from(tx: &Connection, from: u32) -> Result<()> {
                         attempts    INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
                         next_at     INTEGER NOT NULL,
                         last_error  TEXT,
-                        created_at  INTEGER NOT NULL
-                    ) STRICT, WITHOUT ROWID;",
+                        created_at  INTEGER NOT NULL,
+                        CHECK (upload_id IS NOT NULL OR since IS NOT NULL)
+                    ) STRICT;",
                 )
                 .ctx("migrate checkpoint schema 2 to 3")?,
             other => {

@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
@@ -22,7 +23,7 @@ use crate::protocol::credentials::Credentials;
 use crate::protocol::sign::{OssRequest, sign_request};
 use crate::protocol::xml::{
     CompleteMultipartUpload, CompleteMultipartUploadResult, CompletePart,
-    InitiateMultipartUploadResult, ListPartsResult, from_xml, to_xml,
+    InitiateMultipartUploadResult, ListMultipartUploadsResult, ListPartsResult, from_xml, to_xml,
 };
 use crate::protocol::{SignatureVersion, parse_oss_error};
 use crate::source::{Reader, Source};
@@ -356,6 +357,62 @@ impl OssClient {
         Ok(parts)
     }
 
+    /// ListMultipartUploads for exactly the object at `loc` (a bucket-level call: VOD's
+    /// per-object upload credentials are refused it), every page. Ordered as OSS lists them.
+    pub async fn list_multipart_uploads(
+        &self,
+        loc: &OssLocation,
+        auth: &OssAuth,
+    ) -> Result<Vec<OpenUpload>> {
+        let target = Target::bucket(loc, self.config.allow_http)?;
+        let mut uploads = Vec::new();
+        let (mut key_marker, mut id_marker) = (String::new(), String::new());
+        loop {
+            let mut query = vec![
+                ("uploads".to_owned(), None),
+                ("max-uploads".to_owned(), Some(LIST_PAGE.to_string())),
+                ("prefix".to_owned(), Some(loc.key.clone())),
+            ];
+            if !key_marker.is_empty() {
+                query.push(("key-marker".to_owned(), Some(key_marker.clone())));
+                query.push(("upload-id-marker".to_owned(), Some(id_marker.clone())));
+            }
+            let reply = self
+                .execute_with_limit(
+                    Method::GET,
+                    &target,
+                    auth,
+                    query,
+                    Vec::new(),
+                    Body::None,
+                    None,
+                    MAX_SMALL_BODY,
+                )
+                .await?;
+            let page: ListMultipartUploadsResult = from_xml(&reply.body)?;
+            uploads.extend(
+                page.uploads
+                    .into_iter()
+                    .filter(|u| u.key == loc.key)
+                    .map(|u| OpenUpload {
+                        initiated: crate::protocol::credentials::parse_utc_time(&u.initiated),
+                        upload_id: u.upload_id,
+                    }),
+            );
+            if !page.is_truncated {
+                return Ok(uploads);
+            }
+            // Markers that do not advance would loop forever.
+            let next = (page.next_key_marker, page.next_upload_id_marker);
+            if next.0.is_empty() || next == (key_marker.clone(), id_marker.clone()) {
+                return Err(protocol_error(
+                    "ListMultipartUploads is truncated without advancing markers",
+                ));
+            }
+            (key_marker, id_marker) = next;
+        }
+    }
+
     /// AbortMultipartUpload.
     pub async fn abort_multipart(
         &self,
@@ -572,7 +629,8 @@ impl OssClient {
         let mut req = OssRequest {
             method: method.as_str().to_owned(),
             bucket: Some(target.bucket.clone()),
-            key: Some(target.key.clone()),
+            // An empty key is a bucket-level call (signed as `/bucket/`).
+            key: (!target.key.is_empty()).then(|| target.key.clone()),
             query: query.to_vec(),
             headers: Default::default(),
         };
@@ -758,7 +816,15 @@ impl OssClient {
     }
 }
 
-/// Resolved addressing for one object.
+/// An open multipart upload of an object (ListMultipartUploads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenUpload {
+    pub upload_id: String,
+    /// When OSS says it was initiated (`None` if its date cannot be read).
+    pub initiated: Option<SystemTime>,
+}
+
+/// Resolved addressing for one object (or, with an empty key, its bucket).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Target {
     /// `scheme://host[:port]/` + (`bucket/` in path style) + encoded key, without query.
@@ -771,7 +837,27 @@ impl Target {
     /// Virtual-hosted style (`bucket.host/key`), or path style (`host/bucket/key`) when the
     /// endpoint host is an IP literal or `localhost`, as oss2 does.
     fn new(loc: &OssLocation, allow_http: bool) -> Result<Target> {
-        if loc.bucket.is_empty() || loc.key.is_empty() {
+        if loc.key.is_empty() {
+            return Err(Error::InvalidArgument(
+                "OSS bucket and object key must not be empty".into(),
+            ));
+        }
+        Target::addressed(loc, allow_http)
+    }
+
+    /// The bucket of `loc`, for bucket-level calls (its key is not part of the path).
+    fn bucket(loc: &OssLocation, allow_http: bool) -> Result<Target> {
+        Target::addressed(
+            &OssLocation {
+                key: String::new(),
+                ..loc.clone()
+            },
+            allow_http,
+        )
+    }
+
+    fn addressed(loc: &OssLocation, allow_http: bool) -> Result<Target> {
+        if loc.bucket.is_empty() {
             return Err(Error::InvalidArgument(
                 "OSS bucket and object key must not be empty".into(),
             ));

@@ -199,6 +199,47 @@ def test_account_key_v1_and_v4(info, tmp_path):
         read_back(bucket, f"dir/{sig}.bin", tmp_path / f"{sig}.bin", data)
 
 
+@pytest.mark.parametrize("sig", SIGS)
+def test_list_multipart_uploads(info, upload_target, sig):
+    """A bucket-level call: allowed to the account key, refused to a VOD UploadAuth (which is
+    for one object), paged by key and upload-id markers as oss2 pages it."""
+    auth = (
+        oss2.Auth(info["access_key_id"], info["access_key_secret"])
+        if sig == "v1"
+        else oss2.AuthV4(info["access_key_id"], info["access_key_secret"])
+    )
+    extra = {"region": info["region"]} if sig == "v4" else {}
+    bucket = oss2.Bucket(auth, info["oss_endpoint"], f"list-uploads-{sig}", **extra)
+    bucket.put_object("seed", b"x")
+    ids = [bucket.init_multipart_upload("raw/a.mov").upload_id for _ in range(3)]
+    other = bucket.init_multipart_upload("raw/b.mov").upload_id
+    bucket.init_multipart_upload("elsewhere.mov")
+
+    page = bucket.list_multipart_uploads(prefix="raw/", max_uploads=2)
+    assert page.is_truncated
+    assert [u.key for u in page.upload_list] == ["raw/a.mov", "raw/a.mov"]
+    rest = bucket.list_multipart_uploads(
+        prefix="raw/",
+        key_marker=page.next_key_marker,
+        upload_id_marker=page.next_upload_id_marker,
+        max_uploads=2,
+    )
+    assert not rest.is_truncated
+    listed = page.upload_list + rest.upload_list
+    assert [u.upload_id for u in listed] == ids + [other], "by key, then initiation time"
+    assert all(abs(u.initiation_date - time.time()) < 600 for u in listed)
+    # oss2's own iterator pages the same way.
+    assert [u.upload_id for u in oss2.MultipartUploadIterator(bucket, prefix="raw/", max_uploads=1)] == ids + [other]
+
+    bucket.abort_multipart_upload("raw/a.mov", ids[0])
+    assert ids[0] not in [u.upload_id for u in oss2.MultipartUploadIterator(bucket, prefix="raw/a.mov")]
+
+    _, address, upload_auth = upload_target()
+    vod_bucket = sdk.bucket_for(address, upload_auth, sig, region=info["region"])
+    with pytest.raises(oss2.exceptions.AccessDenied):
+        vod_bucket.list_multipart_uploads(prefix=address["FileName"])
+
+
 def test_clock_skew_is_request_time_too_skewed(info, upload_target, monkeypatch):
     _, address, auth = upload_target()
     bucket = sdk.bucket_for(address, auth)

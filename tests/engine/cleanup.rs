@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use vod_sim::{FaultRule, ThrottleSettings};
 use vod_upload::store::Store;
-use vod_upload::{Event, VodInfo};
+use vod_upload::{Event, FileInfo, UploadTarget, VodInfo};
 
 use crate::common::*;
 
@@ -254,4 +254,125 @@ async fn a_lost_complete_answer_then_cancel_and_resume() {
     assert_eq!(result.bytes, data.len() as u64);
     assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
     assert_eq!(h.sim.stats().multipart_uploads_in_progress, 0);
+}
+
+/// Holds the next InitiateMultipartUpload answer until after `stop()`: the server began an
+/// upload the engine never heard of. Own bucket, account key (which may list the bucket).
+async fn initiate_answer_lost(h: &Harness, name: &str) -> (String, Vec<u8>, FileInfo) {
+    h.use_account_key();
+    let (path, data) = h.file(name, 250 * 1024);
+    let target = UploadTarget::Object {
+        endpoint: h.sim.info().oss_endpoint.clone(),
+        bucket: "own-bucket".into(),
+        object: format!("raw/{name}"),
+    };
+    h.sim.set_faults(vec![
+        FaultRule::hold("InitiateMultipartUpload", 30_000).with_count(1),
+    ]);
+    let before = h.sim.stats().multipart_uploads_initiated;
+    let id = h.engine.add_file(path, target, VodInfo::default()).unwrap();
+    h.engine.start();
+    h.wait_until("the server to begin the upload", |h| {
+        h.sim.stats().multipart_uploads_initiated == before + 1
+    })
+    .await;
+    h.engine.stop();
+    h.sim.clear_faults();
+    (id.clone(), data, h.engine.file(&id).unwrap())
+}
+
+/// `start()` after a lost Initiate answer finds the upload the server began
+/// (ListMultipartUploads) and continues it: no second upload, nothing left open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_initiate_answer_is_reconciled_on_start() {
+    let h = Harness::new(|_| {}).await;
+    let (id, data, _) = initiate_answer_lost(&h, "lost-initiate.mov").await;
+    h.engine.start();
+    h.events.wait_succeeded(&id).await;
+    let stats = h.sim.stats();
+    assert_eq!(stats.ops.get("ListMultipartUploads"), Some(&1));
+    assert_eq!(
+        stats.multipart_uploads_initiated, 1,
+        "the lost upload was continued"
+    );
+    assert_eq!(stats.multipart_uploads_in_progress, 0);
+    assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
+}
+
+/// `delete_file` or `cancel_file` after a lost Initiate answer: the outbox looks for the
+/// upload it began and aborts it, across a restart too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_initiate_answer_then_delete_or_cancel_leaves_nothing_open() {
+    let mut h = Harness::new(|_| {}).await;
+    let (deleted, _, _) = initiate_answer_lost(&h, "lost-then-deleted.mov").await;
+    h.sim
+        .set_faults(vec![FaultRule::status("ListMultipartUploads", 503)]);
+    h.engine.delete_file(&deleted).unwrap();
+    h.wait_until("a failed search on record", |h| {
+        owed(h).first().is_some_and(|c| c.attempts >= 1)
+    })
+    .await;
+    let owed_now = owed(&h);
+    assert_eq!(
+        (owed_now.len(), owed_now[0].upload_id.as_deref()),
+        (1, None)
+    );
+    // Killed before the search got through: the next process carries it out.
+    h.reopen();
+    h.sim.clear_faults();
+    h.use_account_key();
+    h.wait_until("the lost upload to be aborted", |h| {
+        h.sim.stats().multipart_uploads_aborted == 1
+    })
+    .await;
+    h.wait_until("the outbox to empty", |h| owed(h).is_empty())
+        .await;
+
+    let (canceled, _, _) = initiate_answer_lost(&h, "lost-then-canceled.mov").await;
+    h.engine.cancel_file(&canceled, false).unwrap();
+    h.wait_until("the second lost upload to be aborted", |h| {
+        h.sim.stats().multipart_uploads_aborted == 2
+    })
+    .await;
+    assert_eq!(h.sim.stats().multipart_uploads_in_progress, 0);
+    h.wait_until("the outbox to empty", |h| owed(h).is_empty())
+        .await;
+}
+
+/// VOD targets: the UploadAuth is for one object and may not list the bucket, so the upload a
+/// lost Initiate began cannot be found. It holds no part (none is sent without its id), so
+/// nothing is billed; the file still succeeds, in a second upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vod_a_lost_initiate_leaves_at_most_an_empty_upload() {
+    let h = Harness::new(|_| {}).await;
+    h.use_account_key();
+    let (path, data) = h.file("vod-lost-initiate.mp4", 250 * 1024);
+    h.sim.set_faults(vec![
+        FaultRule::hold("InitiateMultipartUpload", 30_000).with_count(1),
+    ]);
+    let id = h.add(&path);
+    h.engine.start();
+    h.wait_until("the server to begin the upload", |h| {
+        h.sim.stats().multipart_uploads_initiated == 1
+    })
+    .await;
+    h.engine.stop();
+    h.sim.clear_faults();
+    h.engine.start();
+    h.events.wait_succeeded(&id).await;
+    let stats = h.sim.stats();
+    assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
+    assert_eq!(stats.ops.get("ListMultipartUploads"), Some(&1), "it looked");
+    assert_eq!(
+        (
+            stats.multipart_uploads_initiated,
+            stats.multipart_uploads_in_progress
+        ),
+        (2, 1)
+    );
+    assert_eq!(
+        stats.object_bytes_received,
+        data.len() as u64,
+        "no part went to the lost one"
+    );
 }

@@ -349,6 +349,9 @@ impl OssCall {
             },
         )?;
         self.authorize(&principal)?;
+        if let ("ListMultipartUploads", Some(bucket)) = (self.op, self.target.bucket.clone()) {
+            return self.list_uploads(&bucket);
+        }
         let (Some(bucket), Some(key)) = (self.target.bucket.clone(), self.target.key.clone())
         else {
             return Err(OssError::new(
@@ -700,6 +703,56 @@ impl OssCall {
                 .header("x-oss-hash-crc64ecma", object.crc64.to_string()),
             SimBody::full(xml),
         ))
+    }
+
+    fn list_uploads(&mut self, bucket: &str) -> Result<Response<SimBody>, OssError> {
+        if !self.shared.store.bucket_exists(bucket) {
+            return Err(
+                OssError::new(404, "NoSuchBucket", "The specified bucket does not exist.")
+                    .extra("BucketName", bucket),
+            );
+        }
+        let max_raw = q(&self.query, "max-uploads").unwrap_or("1000");
+        let max = max_raw
+            .parse::<usize>()
+            .ok()
+            .filter(|m| (1..=1000).contains(m))
+            .ok_or_else(|| {
+                OssError::invalid_argument(
+                    "max-uploads",
+                    max_raw,
+                    "Argument max-uploads must be an integer between 1 and 1000.",
+                )
+            })?;
+        let prefix = q(&self.query, "prefix").unwrap_or("").to_owned();
+        let key_marker = q(&self.query, "key-marker").unwrap_or("").to_owned();
+        let id_marker = q(&self.query, "upload-id-marker").unwrap_or("").to_owned();
+        let (rows, truncated) =
+            self.shared
+                .store
+                .list_uploads(bucket, &prefix, (&key_marker, &id_marker), max);
+        let (next_key, next_id) = match (truncated, rows.last()) {
+            (true, Some(last)) => (last.key.clone(), last.upload_id.clone()),
+            _ => (String::new(), String::new()),
+        };
+        self.document(&xml::ListMultipartUploadsResult {
+            bucket: bucket.to_owned(),
+            key_marker,
+            upload_id_marker: id_marker,
+            next_key_marker: next_key,
+            next_upload_id_marker: next_id,
+            prefix,
+            max_uploads: Some(max as u32),
+            is_truncated: truncated,
+            uploads: rows
+                .into_iter()
+                .map(|r| xml::ListedUpload {
+                    key: r.key,
+                    upload_id: r.upload_id,
+                    initiated: util::iso8601_millis(r.initiated),
+                })
+                .collect(),
+        })
     }
 
     fn list_parts(&mut self, bucket: &str, key: &str) -> Result<Response<SimBody>, OssError> {

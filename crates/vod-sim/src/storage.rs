@@ -243,6 +243,7 @@ impl Part {
 struct Upload {
     bucket: String,
     key: String,
+    initiated: std::time::SystemTime,
     content_type: String,
     user_meta: Vec<(String, String)>,
     parts: BTreeMap<u32, Arc<Part>>,
@@ -265,6 +266,13 @@ pub(crate) enum CompleteError {
     EntityTooSmall(u32, u64),
     NoParts,
     FileAlreadyExists,
+}
+
+/// An open upload, as ListMultipartUploads lists it.
+pub(crate) struct ListedUploadRow {
+    pub key: String,
+    pub upload_id: String,
+    pub initiated: std::time::SystemTime,
 }
 
 /// A page of ListParts.
@@ -373,6 +381,7 @@ impl Store {
             Upload {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
+                initiated: std::time::SystemTime::now(),
                 content_type,
                 user_meta,
                 parts: BTreeMap::new(),
@@ -391,6 +400,45 @@ impl Store {
             .uploads
             .get_mut(id)
             .filter(|u| u.bucket == bucket && u.key == key)
+    }
+
+    /// One page of the bucket's open uploads whose key starts with `prefix`, in OSS's order
+    /// (key, then initiation time), after the (`key_marker`, `id_marker`) position; and
+    /// whether more follow.
+    pub fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        marker: (&str, &str),
+        max: usize,
+    ) -> (Vec<ListedUploadRow>, bool) {
+        let inner = self.lock();
+        let mut all: Vec<ListedUploadRow> = inner
+            .uploads
+            .iter()
+            .filter(|(_, u)| u.bucket == bucket && u.key.starts_with(prefix))
+            .map(|(id, u)| ListedUploadRow {
+                key: u.key.clone(),
+                upload_id: id.clone(),
+                initiated: u.initiated,
+            })
+            .collect();
+        all.sort_by(|a, b| {
+            (&a.key, a.initiated, &a.upload_id).cmp(&(&b.key, b.initiated, &b.upload_id))
+        });
+        let start = if marker.0.is_empty() {
+            0
+        } else {
+            all.iter()
+                .position(|u| (u.key.as_str(), u.upload_id.as_str()) == marker)
+                .map_or_else(
+                    || all.partition_point(|u| u.key.as_str() <= marker.0),
+                    |i| i + 1,
+                )
+        };
+        let rest = all.split_off(start.min(all.len()));
+        let truncated = rest.len() > max;
+        (rest.into_iter().take(max).collect(), truncated)
     }
 
     pub fn upload_exists(&self, id: &str, bucket: &str, key: &str) -> bool {
