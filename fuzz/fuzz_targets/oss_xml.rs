@@ -1,5 +1,5 @@
 //! `protocol::xml::from_xml` for every OSS document the client reads (InitiateMultipartUpload,
-//! CompleteMultipartUpload and ListParts results, the error document) and the one the
+//! CompleteMultipartUpload, ListParts and ListMultipartUploads results, the error document) and the one the
 //! simulator reads (the CompleteMultipartUpload request): never panics; what parses can be
 //! written with `to_xml` and read back.
 #![no_main]
@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use vod_upload::protocol::xml::{
     CompleteMultipartUpload, CompleteMultipartUploadResult, InitiateMultipartUploadResult,
-    ListPartsResult, OssErrorDocument, from_xml, to_xml,
+    ListMultipartUploadsResult, ListPartsResult, OssErrorDocument, from_xml, to_xml,
 };
 
 fn check<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(data: &[u8]) {
@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
     check::<InitiateMultipartUploadResult>(data);
     check::<CompleteMultipartUploadResult>(data);
     check::<ListPartsResult>(data);
+    check::<ListMultipartUploadsResult>(data);
     check::<CompleteMultipartUpload>(data);
     check::<OssErrorDocument>(data);
 });
