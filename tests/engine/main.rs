@@ -11,6 +11,7 @@ mod files;
 mod network;
 mod persistence;
 mod queue;
+mod random;
 mod semantics;
 mod sources;
 mod tls;
