@@ -144,10 +144,10 @@ fn file_kib() -> impl Strategy<Value = usize> {
 
 fn net() -> impl Strategy<Value = Net> {
     prop_oneof![
-        Just(Net::Wifi),
-        Just(Net::Cellular),
-        Just(Net::None),
-        Just(Net::WifiNotValidated),
+        3 => Just(Net::Wifi),
+        1 => Just(Net::Cellular),
+        1 => Just(Net::None),
+        1 => Just(Net::WifiNotValidated),
     ]
 }
 
@@ -163,7 +163,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<u8>().prop_map(|file| Op::ResumeFile { file }),
         1 => any::<u8>().prop_map(|file| Op::Delete { file }),
         2 => net().prop_map(Op::Network),
-        3 => (1u64..=40).prop_map(|ms| Op::Sleep { ms }),
+        4 => (10u64..=150).prop_map(|ms| Op::Sleep { ms }),
     ]
 }
 
@@ -171,7 +171,7 @@ fn fault() -> impl Strategy<Value = Fault> {
     (
         0..FAULT_OPS.len(),
         prop_oneof![Just(FaultKind::Status503), Just(FaultKind::Reset)],
-        prop_oneof![Just(5u32), Just(10), Just(20), Just(30)],
+        prop_oneof![Just(10u32), Just(20), Just(30), Just(50)],
     )
         .prop_map(|(op, kind, percent)| Fault {
             op: FAULT_OPS[op],
@@ -182,13 +182,13 @@ fn fault() -> impl Strategy<Value = Fault> {
 
 fn scenario() -> impl Strategy<Value = Scenario> {
     (
-        prop::collection::vec(file_kib(), 1..=3),
-        any::<bool>(),
+        prop::collection::vec(file_kib(), 1..=4),
+        prop::bool::weighted(0.75),
         prop_oneof![
             1 => Just(None),
-            2 => prop_oneof![Just(1024u64), Just(2048), Just(4096)].prop_map(Some),
+            3 => prop_oneof![Just(512u64), Just(1024), Just(2048)].prop_map(Some),
         ],
-        prop::collection::vec(fault(), 0..=4),
+        prop::collection::vec(fault(), 0..=5),
         prop::collection::vec(prop::collection::vec(op(), 1..=12), 2..=3),
     )
         .prop_map(
@@ -232,6 +232,7 @@ fn random_control_sequences() {
         ran.load(Ordering::Relaxed),
         begun.elapsed().as_secs_f64()
     );
+    println!("the cases covered: {}", COVERAGE.summary());
     match outcome {
         Ok(()) => {}
         Err(TestError::Fail(reason, minimal)) => {
@@ -303,6 +304,77 @@ fn run_case(sc: &Scenario) -> Result<(), String> {
         Err(e) => Err(e),
         Ok(()) if panics > 0 => Err(format!("{panics} panic(s) on the engine's threads")),
         Ok(()) => Ok(()),
+    }
+}
+
+// ---------------------------------------------------------------------------- coverage
+
+/// What the cases exercised, summed (printed at the end, to see that the input reaches the
+/// interesting paths).
+struct Coverage {
+    files: AtomicUsize,
+    deleted: AtomicUsize,
+    canceled: AtomicUsize,
+    failed: AtomicUsize,
+    retries: AtomicUsize,
+    network_waits: AtomicUsize,
+    faults: AtomicUsize,
+    aborts: AtomicUsize,
+}
+
+static COVERAGE: Coverage = Coverage {
+    files: AtomicUsize::new(0),
+    deleted: AtomicUsize::new(0),
+    canceled: AtomicUsize::new(0),
+    failed: AtomicUsize::new(0),
+    retries: AtomicUsize::new(0),
+    network_waits: AtomicUsize::new(0),
+    faults: AtomicUsize::new(0),
+    aborts: AtomicUsize::new(0),
+};
+
+impl Coverage {
+    fn record(&self, events: &[Event], files: usize, deleted: usize, stats: &vod_sim::SimStats) {
+        let count = |f: fn(&Event) -> bool| events.iter().filter(|e| f(e)).count();
+        let add = |n: &AtomicUsize, v: usize| n.fetch_add(v, Ordering::Relaxed);
+        add(&self.files, files);
+        add(&self.deleted, deleted);
+        add(
+            &self.canceled,
+            count(|e| matches!(e, Event::Canceled { .. })),
+        );
+        add(&self.failed, count(|e| matches!(e, Event::Failed { .. })));
+        add(&self.retries, count(|e| matches!(e, Event::Retry { .. })));
+        add(
+            &self.network_waits,
+            count(|e| {
+                matches!(
+                    e,
+                    Event::Waiting {
+                        reason: WaitingReason::Network,
+                        ..
+                    }
+                )
+            }),
+        );
+        add(&self.faults, stats.faults_injected as usize);
+        add(&self.aborts, stats.multipart_uploads_aborted as usize);
+    }
+
+    fn summary(&self) -> String {
+        let n = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+        format!(
+            "{} files, {} deleted, {} canceled events, {} failed events, {} retries, \
+             {} network waits, {} faults injected, {} multipart uploads aborted",
+            n(&self.files),
+            n(&self.deleted),
+            n(&self.canceled),
+            n(&self.failed),
+            n(&self.retries),
+            n(&self.network_waits),
+            n(&self.faults),
+            n(&self.aborts),
+        )
     }
 }
 
@@ -464,6 +536,9 @@ async fn drive_and_check(h: &Harness, sc: &Scenario) -> Result<(), String> {
         }
     }
 
+    if std::env::var_os("VOD_PROPTEST_VERBOSE").is_some() {
+        println!("case driven: {:?}\n{sc:?}", h.sim.stats().ops);
+    }
     // Normalise: a healthy server, Wi-Fi, every canceled or failed file queued again.
     h.sim.clear_faults();
     h.sim.throttle(ThrottleSettings::default());
@@ -482,8 +557,12 @@ async fn drive_and_check(h: &Harness, sc: &Scenario) -> Result<(), String> {
         .filter(|id| !deleted.contains(*id))
         .cloned()
         .collect();
-    let listed: Vec<FileId> = h.engine.list_files().into_iter().map(|f| f.id).collect();
-    if listed != survivors {
+    // As sets: threads add concurrently, so the queue's order need not be `ids`'s.
+    let mut listed: Vec<FileId> = h.engine.list_files().into_iter().map(|f| f.id).collect();
+    listed.sort();
+    let mut expected = survivors.clone();
+    expected.sort();
+    if listed != expected {
         return Err(format!(
             "the queue lists {listed:?}, expected the files not deleted: {survivors:?}"
         ));
@@ -532,9 +611,10 @@ async fn drive_and_check(h: &Harness, sc: &Scenario) -> Result<(), String> {
     )
     .await?;
 
+    let data = shared.data.lock().unwrap().clone();
     for id in &survivors {
         let info = h.engine.file(id).expect("listed");
-        let expected = &shared.data.lock().unwrap()[id];
+        let expected = &data[id];
         let stored = bounded("the read back", h.read_back(&info)).await?;
         if &stored != expected {
             return Err(format!(
@@ -544,17 +624,32 @@ async fn drive_and_check(h: &Harness, sc: &Scenario) -> Result<(), String> {
             ));
         }
     }
-    bounded(
-        "no multipart upload left open",
+    let closed = tokio::time::timeout(
+        PHASE,
         h.wait_until("no multipart upload left open", |h| {
             h.sim.stats().multipart_uploads_in_progress == 0
         }),
     )
-    .await?;
+    .await;
+    if closed.is_err() {
+        let stats = h.sim.stats();
+        let path = h.config.database_path.as_ref().expect("a database");
+        let owed = vod_upload::store::Store::open(path)
+            .and_then(|s| s.cleanups())
+            .map_err(|e| format!("store: {e}"))?;
+        return Err(format!(
+            "{} multipart upload(s) left open after {PHASE:?} (initiated {}, completed {}, \
+             aborted {}; requests {:?}); aborts the engine still owes: {owed:?}",
+            stats.multipart_uploads_in_progress,
+            stats.multipart_uploads_initiated,
+            stats.multipart_uploads_completed,
+            stats.multipart_uploads_aborted,
+            stats.ops,
+        ));
+    }
 
     let events = h.events.all();
     let resumes = shared.resumes.lock().unwrap().clone();
-    let data = shared.data.lock().unwrap();
     for id in &added {
         check_events(
             &events,
@@ -564,6 +659,7 @@ async fn drive_and_check(h: &Harness, sc: &Scenario) -> Result<(), String> {
             deleted.contains(id),
         )?;
     }
+    COVERAGE.record(&events, added.len(), deleted.len(), &h.sim.stats());
     for id in &survivors {
         let successes = events
             .iter()
@@ -686,4 +782,94 @@ fn describe(e: &Event) -> String {
         Event::Waiting { reason, .. } => format!("waiting {reason:?}"),
         Event::AllDone => "all_done".into(),
     }
+}
+
+// ---------------------------------------------------------------------------- regressions
+
+/// How long a regression test waits for the server to see every upload closed (the outbox
+/// retries aborts within milliseconds once the server answers).
+const CLOSED: Duration = Duration::from_secs(10);
+
+/// Found by `random_control_sequences`: a run interrupted while its InitiateMultipartUpload
+/// is in flight leaves that multipart upload open for good. The server created it, but the
+/// worker was dropped before it recorded the upload id, so no abort is ever owed for it; the
+/// next run initiates a second upload and completes that one (`delete_file` leaves the first
+/// open as well). Each answer here leaves the server 500 ms after it did the work, so the
+/// interruption lands after the server created the upload and before the engine hears of it.
+async fn interrupted_initiate(interrupt: impl Fn(&Harness, &str), go_on: impl Fn(&Harness, &str)) {
+    let h = Harness::new(|_| {}).await;
+    h.use_account_key();
+    h.engine.set_network_state(Net::Wifi.state());
+    h.sim.throttle(ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 500,
+    });
+    let (path, data) = h.file("initiate.mp4", 250 * 1024);
+    let id = h.add(&path);
+    h.engine.start();
+    h.wait_until("the server to create the upload", |h| {
+        h.sim.stats().multipart_uploads_initiated == 1
+    })
+    .await;
+    interrupt(&h, &id);
+    h.sim.throttle(ThrottleSettings::default());
+    go_on(&h, &id);
+    if h.engine.file(&id).is_some() {
+        h.events.wait_succeeded(&id).await;
+        assert_eq!(h.read_back(&h.engine.file(&id).unwrap()).await, data);
+    }
+    let closed = tokio::time::timeout(
+        CLOSED,
+        h.wait_until("no multipart upload left open", |h| {
+            h.sim.stats().multipart_uploads_in_progress == 0
+        }),
+    )
+    .await;
+    let stats = h.sim.stats();
+    assert!(
+        closed.is_ok(),
+        "{} multipart upload(s) left open: initiated {}, completed {}, aborted {}",
+        stats.multipart_uploads_in_progress,
+        stats.multipart_uploads_initiated,
+        stats.multipart_uploads_completed,
+        stats.multipart_uploads_aborted,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "engine bug: pause during InitiateMultipartUpload leaves that upload open"]
+async fn pause_during_initiate_leaves_no_upload_open() {
+    interrupted_initiate(|h, _| h.engine.pause(), |h, _| h.engine.resume()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "engine bug: stop during InitiateMultipartUpload leaves that upload open"]
+async fn stop_during_initiate_leaves_no_upload_open() {
+    interrupted_initiate(|h, _| h.engine.stop(), |h, _| h.engine.start()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "engine bug: cellular during InitiateMultipartUpload leaves that upload open"]
+async fn cellular_during_initiate_leaves_no_upload_open() {
+    interrupted_initiate(
+        |h, _| h.engine.set_network_state(Net::Cellular.state()),
+        |h, _| h.engine.set_network_state(Net::Wifi.state()),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "engine bug: cancel_file during InitiateMultipartUpload leaves that upload open"]
+async fn cancel_during_initiate_leaves_no_upload_open() {
+    interrupted_initiate(
+        |h, id| h.engine.cancel_file(id, false).unwrap(),
+        |h, id| h.engine.resume_file(id).unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "engine bug: delete_file during InitiateMultipartUpload leaves that upload open"]
+async fn delete_during_initiate_leaves_no_upload_open() {
+    interrupted_initiate(|h, id| h.engine.delete_file(id).unwrap(), |_, _| {}).await;
 }
