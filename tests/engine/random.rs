@@ -11,8 +11,15 @@
 //!   per pass, nothing of a pass before its `started`, retry / retry_resume in pairs,
 //!   progress monotonic and never above the total, nothing after `canceled(deleted)`.
 //!
-//! A fixed seed runs in CI (16 cases). Longer runs: `scripts/proptest.sh CASES`, or the
-//! variables `VOD_PROPTEST_CASES` and `VOD_PROPTEST_SEED`.
+//! A fixed seed runs in CI (16 cases). Longer runs: `scripts/proptest.sh CASES [SEED]`, or
+//! the variables `VOD_PROPTEST_CASES` and `VOD_PROPTEST_SEED`; `VOD_PROPTEST_VERBOSE=1` prints
+//! each case and the requests it sent before normalising. The seed fixes the inputs, not the
+//! threads' timing, so a failure may not repeat: the minimal input it prints is the lead, and
+//! a bug it finds gets its own deterministic test below.
+//!
+//! Found so far: an InitiateMultipartUpload interrupted in flight leaks its upload (the
+//! `*_during_initiate_*` tests, ignored until the engine is fixed); until then this property
+//! fails now and then with "multipart upload(s) left open" and an empty outbox.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
