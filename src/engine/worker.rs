@@ -888,11 +888,7 @@ impl FileCtx {
                             {
                                 return Ok(u);
                             }
-                            let auth = self.oss_auth()?;
-                            self.inner
-                                .oss
-                                .initiate_multipart(loc, &auth, &content_type, &headers)
-                                .await
+                            self.initiate(loc, &content_type, &headers).await
                         })
                         .await?
                     }
@@ -906,6 +902,56 @@ impl FileCtx {
             part_size,
             ledger,
         })
+    }
+
+    /// InitiateMultipartUpload, run to its end in a task of its own: a pause, stop, network
+    /// change, cancel or delete that stops this run must not drop the answer after the server
+    /// acted (the upload would stay open where nothing can find it; VOD's credentials cannot
+    /// list a bucket). The task hands the upload id to the file's session or, if the file no
+    /// longer waits for it, owes the server its abort. The request has no body, so finishing
+    /// it sends next to nothing.
+    async fn initiate(
+        &self,
+        loc: &OssLocation,
+        content_type: &str,
+        headers: &[(String, String)],
+    ) -> Result<String> {
+        let auth = self.oss_auth()?;
+        let inner = Arc::clone(&self.inner);
+        let (id, loc, target) = (self.id.clone(), loc.clone(), self.target.clone());
+        let (content_type, headers) = (content_type.to_owned(), headers.to_vec());
+        let task = self.inner.runtime.spawn(async move {
+            let upload_id = inner
+                .oss
+                .initiate_multipart(&loc, &auth, &content_type, &headers)
+                .await?;
+            let now = SystemTime::now();
+            let cleanup = crate::store::Cleanup {
+                id: 0,
+                upload_id: Some(upload_id.clone()),
+                since: None,
+                endpoint: loc.endpoint.clone(),
+                bucket: loc.bucket.clone(),
+                object: loc.key.clone(),
+                target,
+                video_id: None,
+                attempts: 0,
+                next_at: now,
+                last_error: None,
+                created_at: now,
+            };
+            if let Some(owed) = inner.store.settle_initiated(cleanup, &id)? {
+                tracing::info!(file = %id, upload = %upload_id, "the file no longer needs the upload its Initiate began; aborting it");
+                let upload_auth = UploadAuth {
+                    credentials: auth.credentials,
+                    region: Some(auth.region),
+                };
+                inner.outbox.owe(&owed, Some(upload_auth));
+            }
+            Ok(upload_id)
+        });
+        task.await
+            .map_err(|e| Error::Internal(format!("initiate task failed: {e}")))?
     }
 
     /// The upload an InitiateMultipartUpload sent at `sent` began, if its answer was lost and

@@ -560,6 +560,36 @@ impl Store {
         .map(drop)
     }
 
+    /// Records the answer to an InitiateMultipartUpload, whoever is still there to use it:
+    /// the file's session takes the upload id if it is still waiting for one (returns `None`);
+    /// otherwise (the file was deleted, canceled or restarted meanwhile) the upload is owed an
+    /// abort, in the same transaction, and the cleanup is returned.
+    pub fn settle_initiated(&self, c: Cleanup, file_id: &str) -> Result<Option<Cleanup>> {
+        let mut conn = self.lock();
+        let what = || format!("record the upload id of file {file_id}");
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx(&what())?;
+        let taken = tx
+            .prepare_cached(
+                "UPDATE sessions SET upload_id = ?2, initiate_sent_at = NULL \
+                 WHERE file_id = ?1 AND upload_id IS NULL AND bucket = ?3 AND object = ?4",
+            )
+            .and_then(|mut st| st.execute(params![file_id, c.upload_id, c.bucket, c.object]))
+            .ctx(&what())?;
+        let in_use = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM sessions WHERE upload_id = ?1)")
+            .and_then(|mut st| st.query_row(params![c.upload_id], |r| r.get::<_, bool>(0)))
+            .ctx(&what())?;
+        let owed = if taken == 0 && !in_use {
+            Some(insert_cleanup(&tx, c).ctx(&what())?)
+        } else {
+            None
+        };
+        tx.commit().ctx(&what())?;
+        Ok(owed)
+    }
+
     /// Whether a session of this database uses the multipart upload `upload_id`.
     pub fn upload_in_use(&self, upload_id: &str) -> Result<bool> {
         let conn = self.lock();
