@@ -17,8 +17,11 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   fi
 fi
 
-# The fuzz workspace builds into fuzz/target (gitignored). The corpora the runs grow go to a
+# The fuzz workspace builds into a cache outside the checkout (a fresh clone then needs no cold
+# build of every target; VOD_FUZZ_TARGET overrides it). The corpora the runs grow go to a
 # scratch directory; fuzz/corpus keeps the committed seeds only.
+target_dir="${VOD_FUZZ_TARGET:-$HOME/.cache/vod-upload/fuzz-target}"
+mkdir -p "$target_dir"
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/vod-upload-fuzz.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
 # The store_db target writes its database files here (tmpfs when there is one).
@@ -30,7 +33,7 @@ else
 fi
 
 start=$SECONDS
-cargo +nightly fuzz build
+cargo +nightly fuzz build --target-dir "$target_dir"
 echo "fuzz build: $((SECONDS - start)) s"
 
 targets=$(cargo +nightly fuzz list)
@@ -41,7 +44,7 @@ for target in $targets; do
   log="$scratch/$target.log"
   echo "--- $target (${seconds} s)"
   # The first corpus directory receives new inputs; the seeds are read only.
-  if cargo +nightly fuzz run "$target" "$scratch/corpus/$target" "fuzz/corpus/$target" -- \
+  if cargo +nightly fuzz run --target-dir "$target_dir" "$target" "$scratch/corpus/$target" "fuzz/corpus/$target" -- \
     -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1; then
     status=ok
   else
