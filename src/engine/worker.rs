@@ -27,7 +27,7 @@ use crate::protocol::crc64;
 use crate::protocol::credentials::{Credentials, UploadAddress, UploadAuth};
 use crate::protocol::vod::{content_type_for, notification_header};
 use crate::source::{FileSource, Source};
-use crate::store::{Fingerprint, PartRecord, Session};
+use crate::store::{Fingerprint, PartRecord, Session, Settled};
 use crate::transport::oss::{OssAuth, OssLocation};
 
 use super::retry::Streak;
@@ -908,7 +908,8 @@ impl FileCtx {
     /// change, cancel or delete that stops this run must not drop the answer after the server
     /// acted (the upload would stay open where nothing can find it; VOD's credentials cannot
     /// list a bucket). The task hands the upload id to the file's session or, if the file no
-    /// longer waits for it, owes the server its abort. The request has no body, so finishing
+    /// longer waits for it (or took another upload meanwhile), owes the server its abort;
+    /// this returns the upload the session uses. The request has no body, so finishing
     /// it sends next to nothing.
     async fn initiate(
         &self,
@@ -940,15 +941,24 @@ impl FileCtx {
                 last_error: None,
                 created_at: now,
             };
-            if let Some(owed) = inner.store.settle_initiated(cleanup, &id)? {
-                tracing::info!(file = %id, upload = %upload_id, "the file no longer needs the upload its Initiate began; aborting it");
-                let upload_auth = UploadAuth {
-                    credentials: auth.credentials,
-                    region: Some(auth.region),
-                };
-                inner.outbox.owe(&owed, Some(upload_auth));
+            let upload_auth = || UploadAuth {
+                credentials: auth.credentials.clone(),
+                region: Some(auth.region.clone()),
+            };
+            match inner.store.settle_initiated(cleanup, &id)? {
+                Settled::Taken => Ok(upload_id),
+                // Two Initiates raced (a run stopped during one, the next sent another):
+                // keep the one the session took, abort this one.
+                Settled::Other(current, owed) => {
+                    inner.outbox.owe(&owed, Some(upload_auth()));
+                    Ok(current)
+                }
+                Settled::Owed(owed) => {
+                    tracing::info!(file = %id, upload = %upload_id, "the file no longer needs the upload its Initiate began; aborting it");
+                    inner.outbox.owe(&owed, Some(upload_auth()));
+                    Err(Error::Cancelled)
+                }
             }
-            Ok(upload_id)
         });
         task.await
             .map_err(|e| Error::Internal(format!("initiate task failed: {e}")))?

@@ -151,6 +151,19 @@ impl Cleanup {
     }
 }
 
+/// What became of an InitiateMultipartUpload's answer ([`Store::settle_initiated`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// The file's session now uses the upload.
+    Taken,
+    /// The session already uses this other upload (an earlier Initiate's answer came first):
+    /// the new one is owed an abort.
+    Other(String, Cleanup),
+    /// No session waits for it (the file was deleted, canceled or restarted elsewhere): it is
+    /// owed an abort.
+    Owed(Cleanup),
+}
+
 /// A finished part, as OSS confirmed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartRecord {
@@ -560,34 +573,42 @@ impl Store {
         .map(drop)
     }
 
-    /// Records the answer to an InitiateMultipartUpload, whoever is still there to use it:
-    /// the file's session takes the upload id if it is still waiting for one (returns `None`);
-    /// otherwise (the file was deleted, canceled or restarted meanwhile) the upload is owed an
-    /// abort, in the same transaction, and the cleanup is returned.
-    pub fn settle_initiated(&self, c: Cleanup, file_id: &str) -> Result<Option<Cleanup>> {
+    /// Records the answer to an InitiateMultipartUpload (`c.upload_id`) for whoever is still
+    /// there to use it, in one transaction: the file's session takes it if it still waits for
+    /// an upload of that object; otherwise the upload is owed an abort (see [`Settled`]).
+    pub fn settle_initiated(&self, c: Cleanup, file_id: &str) -> Result<Settled> {
         let mut conn = self.lock();
         let what = || format!("record the upload id of file {file_id}");
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .ctx(&what())?;
-        let taken = tx
-            .prepare_cached(
-                "UPDATE sessions SET upload_id = ?2, initiate_sent_at = NULL \
-                 WHERE file_id = ?1 AND upload_id IS NULL AND bucket = ?3 AND object = ?4",
-            )
-            .and_then(|mut st| st.execute(params![file_id, c.upload_id, c.bucket, c.object]))
+        let session: Option<(Option<String>, String, String)> = tx
+            .prepare_cached("SELECT upload_id, bucket, object FROM sessions WHERE file_id = ?1")
+            .and_then(|mut st| {
+                st.query_row(params![file_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()
+            })
             .ctx(&what())?;
-        let in_use = tx
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM sessions WHERE upload_id = ?1)")
-            .and_then(|mut st| st.query_row(params![c.upload_id], |r| r.get::<_, bool>(0)))
-            .ctx(&what())?;
-        let owed = if taken == 0 && !in_use {
-            Some(insert_cleanup(&tx, c).ctx(&what())?)
-        } else {
-            None
+        let settled = match session {
+            Some((current, bucket, object)) if bucket == c.bucket && object == c.object => {
+                match current {
+                    None => {
+                        tx.prepare_cached(
+                            "UPDATE sessions SET upload_id = ?2, initiate_sent_at = NULL \
+                             WHERE file_id = ?1",
+                        )
+                        .and_then(|mut st| st.execute(params![file_id, c.upload_id]))
+                        .ctx(&what())?;
+                        Settled::Taken
+                    }
+                    Some(u) if Some(&u) == c.upload_id.as_ref() => Settled::Taken,
+                    Some(u) => Settled::Other(u, insert_cleanup(&tx, c).ctx(&what())?),
+                }
+            }
+            _ => Settled::Owed(insert_cleanup(&tx, c).ctx(&what())?),
         };
         tx.commit().ctx(&what())?;
-        Ok(owed)
+        Ok(settled)
     }
 
     /// Whether a session of this database uses the multipart upload `upload_id`.

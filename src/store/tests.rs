@@ -550,6 +550,79 @@ fn a_lost_initiate_owes_a_search_for_its_upload() {
 }
 
 #[test]
+fn an_initiate_answer_goes_to_the_session_or_is_owed_an_abort() {
+    let store = Store::open_in_memory().unwrap();
+    store.insert_file(&new_file("f1")).unwrap();
+    store.save_session(&session("f1", None)).unwrap();
+    let answer = |upload_id: &str, object: &str| Cleanup {
+        id: 0,
+        upload_id: Some(upload_id.into()),
+        since: None,
+        endpoint: "https://oss-cn-shanghai.aliyuncs.com".into(),
+        bucket: "outin-bucket".into(),
+        object: object.into(),
+        target: UploadTarget::Video,
+        video_id: None,
+        attempts: 0,
+        next_at: ms(1),
+        last_error: None,
+        created_at: ms(1),
+    };
+    store.set_initiate_sent("f1", Some(ms(5))).unwrap();
+    assert_eq!(
+        store
+            .settle_initiated(answer("up-1", "sv/f1.mp4"), "f1")
+            .unwrap(),
+        Settled::Taken
+    );
+    let s = store.get_session("f1").unwrap().unwrap();
+    assert_eq!(s.upload_id.as_deref(), Some("up-1"));
+    assert_eq!(store.initiate_sent("f1").unwrap(), None);
+    // The same answer again (the worker records what its task settled): nothing changes.
+    assert_eq!(
+        store
+            .settle_initiated(answer("up-1", "sv/f1.mp4"), "f1")
+            .unwrap(),
+        Settled::Taken
+    );
+    assert!(store.cleanups().unwrap().is_empty());
+
+    // A second Initiate's answer: the session keeps its upload, the new one is owed.
+    match store
+        .settle_initiated(answer("up-2", "sv/f1.mp4"), "f1")
+        .unwrap()
+    {
+        Settled::Other(current, owed) => {
+            assert_eq!(
+                (current.as_str(), owed.upload_id.as_deref()),
+                ("up-1", Some("up-2"))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Another object (the address changed), or no session at all: owed.
+    assert!(matches!(
+        store
+            .settle_initiated(answer("up-3", "sv/other.mp4"), "f1")
+            .unwrap(),
+        Settled::Owed(_)
+    ));
+    assert!(matches!(
+        store
+            .settle_initiated(answer("up-4", "sv/f1.mp4"), "gone")
+            .unwrap(),
+        Settled::Owed(_)
+    ));
+    let owed: Vec<_> = store
+        .cleanups()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.upload_id.unwrap())
+        .collect();
+    assert_eq!(owed, ["up-2", "up-3", "up-4"]);
+}
+
+#[test]
 fn a_session_without_an_upload_owes_nothing() {
     let store = Store::open_in_memory().unwrap();
     store.insert_file(&new_file("f1")).unwrap();
