@@ -705,6 +705,21 @@ impl OssCall {
         ))
     }
 
+    /// A listing's page size (`max-parts`, `max-uploads`): 1 to 1000, default 1000.
+    fn page_size(&self, name: &str) -> Result<usize, OssError> {
+        let raw = q(&self.query, name).unwrap_or("1000");
+        raw.parse::<usize>()
+            .ok()
+            .filter(|m| (1..=1000).contains(m))
+            .ok_or_else(|| {
+                OssError::invalid_argument(
+                    name,
+                    raw,
+                    &format!("Argument {name} must be an integer between 1 and 1000."),
+                )
+            })
+    }
+
     fn list_uploads(&mut self, bucket: &str) -> Result<Response<SimBody>, OssError> {
         if !self.shared.store.bucket_exists(bucket) {
             return Err(
@@ -712,18 +727,7 @@ impl OssCall {
                     .extra("BucketName", bucket),
             );
         }
-        let max_raw = q(&self.query, "max-uploads").unwrap_or("1000");
-        let max = max_raw
-            .parse::<usize>()
-            .ok()
-            .filter(|m| (1..=1000).contains(m))
-            .ok_or_else(|| {
-                OssError::invalid_argument(
-                    "max-uploads",
-                    max_raw,
-                    "Argument max-uploads must be an integer between 1 and 1000.",
-                )
-            })?;
+        let max = self.page_size("max-uploads")?;
         let prefix = q(&self.query, "prefix").unwrap_or("").to_owned();
         let key_marker = q(&self.query, "key-marker").unwrap_or("").to_owned();
         let id_marker = q(&self.query, "upload-id-marker").unwrap_or("").to_owned();
@@ -757,18 +761,7 @@ impl OssCall {
 
     fn list_parts(&mut self, bucket: &str, key: &str) -> Result<Response<SimBody>, OssError> {
         let id = self.upload_id()?;
-        let max_raw = q(&self.query, "max-parts").unwrap_or("1000");
-        let max = max_raw
-            .parse::<usize>()
-            .ok()
-            .filter(|m| (1..=1000).contains(m))
-            .ok_or_else(|| {
-                OssError::invalid_argument(
-                    "max-parts",
-                    max_raw,
-                    "Argument max-parts must be an integer between 1 and 1000.",
-                )
-            })?;
+        let max = self.page_size("max-parts")?;
         let marker_raw = q(&self.query, "part-number-marker").unwrap_or("");
         let marker = if marker_raw.is_empty() {
             0
