@@ -132,7 +132,8 @@ async fn pass(inner: &Arc<Inner>) -> Duration {
         match attempt(inner, &c).await {
             Outcome::Done => forget(inner, c.id),
             Outcome::NoCredentials(why) => {
-                // Not an attempt: it waits for `kick` (or the next pass), due as before.
+                // No back-off: it stays due and waits for `kick` (or the next pass). The reason
+                // is recorded (and counted) once per change, not on every pass.
                 tracing::debug!(
                     "the cleanup of {} waits for credentials: {why}",
                     c.describe()
