@@ -50,8 +50,22 @@ enum Outcome {
     Done,
     /// Nothing to try with yet; waits for credentials.
     NoCredentials(String),
-    /// Try again after a back-off.
+    /// Try again after a back-off, with the same credentials (a 503, a reset).
     Failed(String),
+    /// The credentials were refused (expired, revoked): try again after a back-off with
+    /// others, if any can be had.
+    Refused(String),
+}
+
+impl Outcome {
+    fn of_error(e: &Error, auth: &OssAuth, what: &str) -> Outcome {
+        match e.class(auth.credentials.is_sts()) {
+            ErrorClass::TokenExpired | ErrorClass::Fatal => {
+                Outcome::Refused(format!("{what}: {e}"))
+            }
+            _ => Outcome::Failed(format!("{what}: {e}")),
+        }
+    }
 }
 
 impl Outbox {
@@ -144,7 +158,7 @@ async fn pass(inner: &Arc<Inner>) -> Duration {
                     tracing::warn!("cannot record a cleanup attempt: {e}");
                 }
             }
-            Outcome::Failed(why) => {
+            Outcome::Failed(why) | Outcome::Refused(why) => {
                 let wait = backoff(inner, c.attempts + 1);
                 tracing::info!(
                     attempt = c.attempts + 1,
@@ -207,8 +221,9 @@ async fn attempt(inner: &Arc<Inner>, c: &Cleanup) -> Outcome {
         Some(upload_id) => abort(inner, &loc, &oss_auth, upload_id).await,
         None => find_and_abort(inner, c, &loc, &oss_auth).await,
     };
-    if let Outcome::Failed(_) = &outcome {
-        // Next time, get credentials afresh (mode 2) instead of these if they were refused.
+    if let Outcome::Refused(_) = &outcome {
+        // Next time, get credentials afresh (mode 2, or from the app); a transient failure
+        // keeps these, as mode 1 may have no others.
         lock(&inner.outbox.auth).remove(&c.id);
     }
     outcome
@@ -236,7 +251,7 @@ async fn abort(inner: &Inner, loc: &OssLocation, auth: &OssAuth, upload_id: &str
             }
             Outcome::Done
         }
-        Err(e) => Outcome::Failed(e.to_string()),
+        Err(e) => Outcome::of_error(&e, auth, "AbortMultipartUpload"),
     }
 }
 
@@ -256,7 +271,7 @@ async fn find_and_abort(inner: &Inner, c: &Cleanup, loc: &OssLocation, auth: &Os
             );
             return Outcome::Done;
         }
-        Err(e) => return Outcome::Failed(format!("ListMultipartUploads: {e}")),
+        Err(e) => return Outcome::of_error(&e, auth, "ListMultipartUploads"),
     };
     let threshold = since.checked_sub(CLOCK_SLACK).unwrap_or(since);
     for u in open
@@ -267,8 +282,9 @@ async fn find_and_abort(inner: &Inner, c: &Cleanup, loc: &OssLocation, auth: &Os
         if inner.store.upload_in_use(&u.upload_id).unwrap_or(true) {
             continue;
         }
-        if let Outcome::Failed(why) = abort(inner, loc, auth, &u.upload_id).await {
-            return Outcome::Failed(why);
+        match abort(inner, loc, auth, &u.upload_id).await {
+            Outcome::Done => {}
+            failed => return failed,
         }
     }
     Outcome::Done

@@ -27,7 +27,7 @@ use crate::protocol::crc64;
 use crate::protocol::credentials::{Credentials, UploadAddress, UploadAuth};
 use crate::protocol::vod::{content_type_for, notification_header};
 use crate::source::{FileSource, Source};
-use crate::store::{Fingerprint, PartRecord, Session, Settled};
+use crate::store::{Cleanup, Fingerprint, PartRecord, Session, Settled};
 use crate::transport::oss::{OssAuth, OssLocation};
 
 use super::retry::Streak;
@@ -587,6 +587,11 @@ impl FileCtx {
         })
     }
 
+    /// The VOD video these credentials are for (mode 2, or a video id the app gave).
+    fn video_id(&self) -> Option<String> {
+        lock(&self.auth).as_ref().and_then(|a| a.video_id.clone())
+    }
+
     fn extra_headers(&self) -> Vec<(String, String)> {
         // Own-bucket uploads carry the VOD metadata in x-oss-notification (VOD already has it
         // from CreateUploadVideo otherwise).
@@ -920,27 +925,22 @@ impl FileCtx {
         let auth = self.oss_auth()?;
         let inner = Arc::clone(&self.inner);
         let (id, loc, target) = (self.id.clone(), loc.clone(), self.target.clone());
+        // Kept with the abort, so a retry after a refused attempt (or a restart) can get the
+        // video's credentials again.
+        let video_id = self.video_id();
         let (content_type, headers) = (content_type.to_owned(), headers.to_vec());
         let task = self.inner.runtime.spawn(async move {
             let upload_id = inner
                 .oss
                 .initiate_multipart(&loc, &auth, &content_type, &headers)
                 .await?;
-            let now = SystemTime::now();
-            let cleanup = crate::store::Cleanup {
-                id: 0,
-                upload_id: Some(upload_id.clone()),
-                since: None,
-                endpoint: loc.endpoint.clone(),
-                bucket: loc.bucket.clone(),
-                object: loc.key.clone(),
+            let cleanup = Cleanup::owed(
+                Some(upload_id.clone()),
+                None,
+                (loc.endpoint.clone(), loc.bucket.clone(), loc.key.clone()),
                 target,
-                video_id: None,
-                attempts: 0,
-                next_at: now,
-                last_error: None,
-                created_at: now,
-            };
+                video_id,
+            );
             let upload_auth = || UploadAuth {
                 credentials: auth.credentials.clone(),
                 region: Some(auth.region.clone()),
@@ -992,20 +992,13 @@ impl FileCtx {
         tracing::info!(file = %self.id, upload = %newest.upload_id, "continuing the upload a lost Initiate answer began");
         let extra_auth = lock(&self.auth).as_ref().map(|a| a.auth.clone());
         for u in found {
-            let owed = store.add_cleanup(crate::store::Cleanup {
-                id: 0,
-                upload_id: Some(u.upload_id),
-                since: None,
-                endpoint: loc.endpoint.clone(),
-                bucket: loc.bucket.clone(),
-                object: loc.key.clone(),
-                target: self.target.clone(),
-                video_id: None,
-                attempts: 0,
-                next_at: SystemTime::now(),
-                last_error: None,
-                created_at: SystemTime::now(),
-            });
+            let owed = store.add_cleanup(Cleanup::owed(
+                Some(u.upload_id),
+                None,
+                (loc.endpoint.clone(), loc.bucket.clone(), loc.key.clone()),
+                self.target.clone(),
+                self.video_id(),
+            ));
             match owed {
                 Ok(c) => self.inner.outbox.owe(&c, extra_auth.clone()),
                 Err(e) => tracing::warn!(file = %self.id, "cannot owe an abort: {e}"),

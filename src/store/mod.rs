@@ -142,6 +142,33 @@ pub struct Cleanup {
 }
 
 impl Cleanup {
+    /// The abort of `upload_id` (or, with `None`, of every upload of the object begun since
+    /// `since`), due now and not yet stored.
+    pub fn owed(
+        upload_id: Option<String>,
+        since: Option<SystemTime>,
+        (endpoint, bucket, object): (String, String, String),
+        target: UploadTarget,
+        video_id: Option<String>,
+    ) -> Cleanup {
+        // Millisecond precision, as stored, so a cleanup reads back equal.
+        let now = from_ms(to_ms(SystemTime::now()));
+        Cleanup {
+            id: 0,
+            upload_id,
+            since,
+            endpoint,
+            bucket,
+            object,
+            target,
+            video_id,
+            attempts: 0,
+            next_at: now,
+            last_error: None,
+            created_at: now,
+        }
+    }
+
     /// For messages: the upload id, or the object searched.
     pub fn describe(&self) -> String {
         match &self.upload_id {
@@ -473,21 +500,13 @@ impl Store {
                 st.query_row(params![file_id], |r| {
                     let upload_id: Option<String> = r.get(0)?;
                     let since: Option<i64> = r.get(1)?;
-                    let now = from_ms(to_ms(SystemTime::now()));
-                    Ok(Cleanup {
-                        id: 0,
-                        since: if upload_id.is_none() { since.map(from_ms) } else { None },
-                        upload_id,
-                        endpoint: r.get(2)?,
-                        bucket: r.get(3)?,
-                        object: r.get(4)?,
-                        target: json_col(r, 5)?,
-                        video_id: r.get(6)?,
-                        attempts: 0,
-                        next_at: now,
-                        last_error: None,
-                        created_at: now,
-                    })
+                    Ok(Cleanup::owed(
+                        upload_id.clone(),
+                        since.filter(|_| upload_id.is_none()).map(from_ms),
+                        (r.get(2)?, r.get(3)?, r.get(4)?),
+                        json_col(r, 5)?,
+                        r.get(6)?,
+                    ))
                 })
                 .optional()
             })

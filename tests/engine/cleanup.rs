@@ -102,14 +102,12 @@ async fn an_abort_interrupted_by_a_kill_is_carried_out_by_the_next_process() {
         .await;
 }
 
-/// Mode 1 after a kill: no credentials survive a restart, so the owed abort waits (it is not
-/// dropped) until the app gives the engine a key that can carry it out.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mode1_an_owed_abort_waits_for_credentials() {
-    let mut h = Harness::new(|_| {}).await;
+/// Mode 1: a file uploading part way with the UploadAuth and UploadAddress an app server
+/// (here the simulator's own CreateUploadVideo) gave it. Returns the file id and video id.
+async fn mode1_upload_part_way(h: &Harness, name: &str) -> (String, String) {
     let (vod, account) = h.app_server();
-    throttle(&h, Some(512 * 1024));
-    let (path, data) = h.file("mode1.mp4", 1024 * 1024);
+    throttle(h, Some(512 * 1024));
+    let (path, data) = h.file(name, 1024 * 1024);
     let id = h.add(&path);
     h.engine.start();
     h.events
@@ -119,12 +117,7 @@ async fn mode1_an_owed_abort_waits_for_credentials() {
         })
         .await;
     let ticket = vod
-        .create_upload_video(
-            &account,
-            "mode1.mp4",
-            data.len() as u64,
-            &VodInfo::default(),
-        )
+        .create_upload_video(&account, name, data.len() as u64, &VodInfo::default())
         .await
         .unwrap();
     h.engine
@@ -136,6 +129,38 @@ async fn mode1_an_owed_abort_waits_for_credentials() {
         )
         .unwrap();
     h.events.wait_progress(&id, 150 * 1024).await;
+    (id, ticket.video_id)
+}
+
+/// Mode 1: a refused abort is retried with the file's own credentials (the engine has no
+/// others), not left waiting for the app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mode1_a_failed_abort_is_retried_with_the_files_credentials() {
+    let h = Harness::new(|_| {}).await;
+    let (id, _) = mode1_upload_part_way(&h, "mode1-503.mp4").await;
+    h.sim.set_faults(vec![
+        FaultRule::status("AbortMultipartUpload", 503).with_count(2),
+    ]);
+    h.engine.cancel_file(&id, false).unwrap();
+    h.wait_until("the abort to get through", |h| {
+        h.sim.stats().multipart_uploads_aborted == 1
+    })
+    .await;
+    assert_eq!(
+        h.sim.stats().ops["AbortMultipartUpload"],
+        3,
+        "2 refused, 1 done"
+    );
+    h.wait_until("the outbox to empty", |h| owed(h).is_empty())
+        .await;
+}
+
+/// Mode 1 after a kill: no credentials survive a restart, so the owed abort waits (it is not
+/// dropped) until the app gives the engine a key that can carry it out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mode1_an_owed_abort_waits_for_credentials() {
+    let mut h = Harness::new(|_| {}).await;
+    let (id, video_id) = mode1_upload_part_way(&h, "mode1.mp4").await;
     h.sim
         .set_faults(vec![FaultRule::status("AbortMultipartUpload", 503)]);
     h.engine.cancel_file(&id, false).unwrap();
@@ -148,10 +173,7 @@ async fn mode1_an_owed_abort_waits_for_credentials() {
     throttle(&h, None);
     let owed_now = owed(&h);
     assert_eq!(owed_now.len(), 1);
-    assert_eq!(
-        owed_now[0].video_id.as_deref(),
-        Some(ticket.video_id.as_str())
-    );
+    assert_eq!(owed_now[0].video_id.as_deref(), Some(video_id.as_str()));
     assert_eq!(h.sim.stats().multipart_uploads_in_progress, 1);
 
     // A key arrives (here the account key; in an app, an STS token): the abort goes through.
@@ -375,4 +397,37 @@ async fn vod_a_lost_initiate_leaves_at_most_an_empty_upload() {
         data.len() as u64,
         "no part went to the lost one"
     );
+}
+
+/// Mode 2, a VOD target: the file is deleted while its Initiate answer is held back, so the
+/// upload that answer names is owed an abort; the first abort is refused with 503. The retry
+/// must still have credentials (the video's, through RefreshUploadVideo): nothing stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vod_an_abort_owed_by_a_late_initiate_answer_survives_a_503() {
+    let h = Harness::new(|_| {}).await;
+    h.use_account_key();
+    let (path, _) = h.file("late-initiate.mp4", 250 * 1024);
+    h.sim.set_faults(vec![
+        FaultRule::hold("InitiateMultipartUpload", 500).with_count(1),
+        FaultRule::status("AbortMultipartUpload", 503).with_count(1),
+    ]);
+    let id = h.add(&path);
+    h.engine.start();
+    h.wait_until("the server to begin the upload", |h| {
+        h.sim.stats().multipart_uploads_initiated == 1
+    })
+    .await;
+    h.engine.delete_file(&id).unwrap();
+    h.wait_until("the late upload to be aborted", |h| {
+        h.sim.stats().multipart_uploads_aborted == 1
+    })
+    .await;
+    assert_eq!(h.sim.stats().multipart_uploads_in_progress, 0);
+    assert_eq!(
+        h.sim.stats().ops["AbortMultipartUpload"],
+        2,
+        "1 refused, 1 done"
+    );
+    h.wait_until("the outbox to empty", |h| owed(h).is_empty())
+        .await;
 }
