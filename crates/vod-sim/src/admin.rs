@@ -99,6 +99,16 @@ pub(crate) async fn handle(
                 Err(e) => json_response(500, &json!({ "error": e.to_string() })),
             }
         }
+        (&Method::GET, "/_sim/requests") => {
+            match serde_json::to_value(shared.requests.snapshot()) {
+                Ok(v) => json_response(200, &v),
+                Err(e) => json_response(500, &json!({ "error": e.to_string() })),
+            }
+        }
+        (&Method::DELETE, "/_sim/requests") => {
+            shared.requests.clear();
+            json_response(200, &json!({ "requests": 0 }))
+        }
         _ => json_response(
             404,
             &json!({ "error": format!("no admin endpoint {method} {path}") }),

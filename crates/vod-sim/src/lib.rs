@@ -17,7 +17,8 @@
 //! * `GET /_sim/stats` ([`SimStats`]), `GET /_sim/info` ([`SimInfo`]);
 //! * `POST /_sim/faults` ([`FaultRules`]), `GET /_sim/faults`, `DELETE /_sim/faults`;
 //! * `POST /_sim/expire-tokens`;
-//! * `POST /_sim/throttle` ([`ThrottleSettings`]), `GET /_sim/throttle`.
+//! * `POST /_sim/throttle` ([`ThrottleSettings`]), `GET /_sim/throttle`;
+//! * `GET /_sim/requests` (the newest requests, [`RecordedRequest`]), `DELETE /_sim/requests`.
 //!
 //! Every admin call has a [`Simulator`] method for in-process use.
 //!
@@ -35,6 +36,7 @@ mod auth;
 mod body;
 mod faults;
 mod oss;
+mod requests;
 mod rpc;
 mod server;
 mod state;
@@ -52,6 +54,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use faults::{FaultAction, FaultRule, FaultRules};
+pub use requests::RecordedRequest;
 pub use stats::SimStats;
 pub use throttle::ThrottleSettings;
 pub use tls::TlsOptions;
@@ -296,6 +299,21 @@ impl Simulator {
     }
 
     /// Removes every fault rule (same as `DELETE /_sim/faults`).
+    /// The newest requests received (up to 4096), oldest first; secrets redacted.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests.snapshot()
+    }
+
+    /// The recorded requests of one operation (OSS operation or RPC `Action`).
+    pub fn requests_of(&self, op: &str) -> Vec<RecordedRequest> {
+        self.requests().into_iter().filter(|r| r.op == op).collect()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.shared.requests.clear();
+    }
+
     pub fn clear_faults(&self) {
         self.shared.faults.clear();
     }

@@ -13,9 +13,12 @@ use vod_upload::protocol::credentials::{
 use vod_upload::protocol::rpc::{
     STS_API_VERSION, VOD_API_VERSION, rpc_signature, rpc_string_to_sign,
 };
+// VOD's accepted extensions are the engine's own lists, so the two cannot drift apart.
+use vod_upload::BusinessType;
 use vod_upload::protocol::vod::{
     AssumeRoleResponse, AssumedRoleUser, CreateUploadImageResponse, CreateUploadVideoResponse,
-    RefreshUploadVideoResponse, StsCredentials,
+    IMAGE_EXTENSIONS, RefreshUploadVideoResponse, StsCredentials, VIDEO_EXTENSIONS,
+    attached_media_extensions,
 };
 
 use crate::auth::{CredError, MAX_SKEW, Principal, TokenScope};
@@ -23,14 +26,6 @@ use crate::body::SimBody;
 use crate::oss::finish;
 use crate::state::Shared;
 use crate::{stats, util};
-
-const VIDEO_EXTENSIONS: &[&str] = &[
-    "3gp", "asf", "avi", "dat", "dv", "f4v", "flv", "gif", "m2t", "m3u8", "m4v", "mj2", "mjpeg",
-    "mkv", "mov", "mp4", "mpe", "mpeg", "mpg", "mts", "mxf", "ogg", "qt", "rm", "rmvb", "swf",
-    "ts", "vob", "webm", "wmv", // audio
-    "aac", "ac3", "acm", "amr", "ape", "caf", "flac", "m4a", "mp3", "ra", "wav", "wma",
-];
-const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "gif"];
 
 /// An RPC error (`{"RequestId","HostId","Code","Message","Recommend"}`).
 #[derive(Debug)]
@@ -275,6 +270,7 @@ impl RpcCall {
                     "CreateUploadVideo"
                         | "RefreshUploadVideo"
                         | "CreateUploadImage"
+                        | "CreateUploadAttachedMedia"
                         | "GetVideoInfo"
                 ),
             )
@@ -301,6 +297,7 @@ impl RpcCall {
             "CreateUploadVideo" => self.create_upload_video(),
             "RefreshUploadVideo" => self.refresh_upload_video(),
             "CreateUploadImage" => self.create_upload_image(),
+            "CreateUploadAttachedMedia" => self.create_upload_attached_media(),
             "GetVideoInfo" => self.get_video_info(),
             "AssumeRole" => self.assume_role(),
             _ => self.get_caller_identity(&principal),
@@ -583,6 +580,59 @@ impl RpcCall {
             upload_address: self.upload_address(&key),
             upload_auth: self.upload_auth(&key),
         })
+    }
+
+    fn create_upload_attached_media(&self) -> Result<Value, RpcError> {
+        let business = match self.required("BusinessType")?.as_str() {
+            "watermark" => BusinessType::Watermark,
+            "subtitle" => BusinessType::Subtitle,
+            "material" => BusinessType::Material,
+            _ => {
+                return Err(RpcError::invalid(
+                    "BusinessType",
+                    "The BusinessType must be watermark, subtitle or material.",
+                ));
+            }
+        };
+        let allowed = attached_media_extensions(business);
+        let ext = self.required("MediaExt")?.to_ascii_lowercase();
+        if !allowed.contains(&ext.as_str()) {
+            return Err(RpcError::invalid(
+                "MediaExt",
+                &format!(
+                    "The MediaExt of {} must be one of {}.",
+                    business.as_str(),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        self.check_common_media()?;
+        if let Some(ids) = self.opt("CateIds")
+            && (ids.split(',').count() > 5 || ids.split(',').any(|c| c.parse::<i64>().is_err()))
+        {
+            return Err(RpcError::invalid(
+                "CateIds",
+                "The CateIds must be at most 5 comma-separated numbers.",
+            ));
+        }
+        let id = util::hex_lower(32);
+        let key = format!(
+            "attached/{}/{}.{ext}",
+            business.as_str(),
+            util::hex_upper(32)
+        );
+        let url = format!(
+            "{}/{}/{}",
+            self.shared.info.oss_endpoint, self.shared.vod_bucket, key
+        );
+        to_value(json!({
+            "RequestId": self.request_id,
+            "MediaId": id,
+            "MediaURL": url,
+            "FileURL": url,
+            "UploadAddress": self.upload_address(&key),
+            "UploadAuth": self.upload_auth(&key),
+        }))
     }
 
     fn get_video_info(&self) -> Result<Value, RpcError> {

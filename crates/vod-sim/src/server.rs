@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use crate::body::{CollectError, ReqBody, SimBody};
 use crate::faults::Terminal;
 use crate::oss::{self, Ctx, OssCall, OssError};
+use crate::requests::RecordedRequest;
 use crate::rpc::{self, RpcCall, RpcError};
 use crate::state::Shared;
 use crate::{admin, stats, util};
@@ -194,7 +195,7 @@ fn record(shared: &Shared, resp: Response<SimBody>) -> Response<SimBody> {
     resp
 }
 
-fn host(parts: &http::request::Parts) -> &str {
+pub(crate) fn host(parts: &http::request::Parts) -> &str {
     parts
         .headers
         .get(http::header::HOST)
@@ -259,9 +260,13 @@ async fn handle_rpc(
         call.params = rpc::merge_params(std::mem::take(&mut call.params), form);
     }
     let op = call.action().to_owned();
-    shared
-        .stats
-        .op(if op.is_empty() { "UnknownAction" } else { &op });
+    let op_name = if op.is_empty() { "UnknownAction" } else { &op };
+    shared.stats.op(op_name);
+    shared.requests.push(RecordedRequest::new(
+        op_name,
+        &parts,
+        call.params.iter().cloned(),
+    ));
     let (terminal, hold) = apply_faults(shared, &op).await;
     match terminal {
         None => {
@@ -336,6 +341,11 @@ async fn handle_oss(
     };
     let op = oss::classify(&parts.method, &target, &query);
     shared.stats.op(op);
+    shared.requests.push(RecordedRequest::new(
+        op,
+        &parts,
+        query.iter().map(|(k, v)| (k.clone(), v.clone())),
+    ));
     let (terminal, hold) = apply_faults(shared, op).await;
     match terminal {
         None => {}

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::auth::Credentials;
 use crate::faults::Faults;
+use crate::requests::RequestLog;
 use crate::rpc::Vod;
 use crate::stats::Stats;
 use crate::storage::Store;
@@ -17,6 +18,7 @@ pub(crate) struct Shared {
     pub creds: Credentials,
     pub store: Store,
     pub stats: Stats,
+    pub requests: RequestLog,
     pub faults: Faults,
     pub throttle: Throttle,
     pub vod: Vod,
@@ -106,6 +108,7 @@ impl Shared {
             creds: Credentials::new(access_key_id, access_key_secret),
             store,
             stats: Stats::default(),
+            requests: RequestLog::default(),
             faults: Faults::default(),
             throttle: Throttle::new(ThrottleSettings {
                 bandwidth: config.bandwidth,
