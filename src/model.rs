@@ -37,6 +37,60 @@ pub struct VodInfo {
     pub is_show_watermark: Option<bool>,
     /// 1..=10 (native SDK default: 6).
     pub priority: Option<u8>,
+    /// CreateUploadImage's `ImageType` (default: `default`; the native SDKs send `cover`).
+    pub image_type: Option<ImageType>,
+    /// CreateUploadImage's `ImageExt` (`png`, `jpg`, `jpeg` or `gif`); by default the file
+    /// name's extension.
+    pub image_ext: Option<String>,
+}
+
+/// CreateUploadImage's `ImageType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageType {
+    Default,
+    /// A video's cover (thumbnail).
+    Cover,
+}
+
+impl ImageType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageType::Default => "default",
+            ImageType::Cover => "cover",
+        }
+    }
+}
+
+/// CreateUploadAttachedMedia's `BusinessType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BusinessType {
+    Watermark,
+    Subtitle,
+    Material,
+}
+
+impl BusinessType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BusinessType::Watermark => "watermark",
+            BusinessType::Subtitle => "subtitle",
+            BusinessType::Material => "material",
+        }
+    }
+}
+
+impl VodInfo {
+    /// The `paramData` / `userData` JSON the JS and mini-program SDKs document,
+    /// `{"Vod":{"Title":"…","CateId":"234","UserData":{…},…}}`, with CreateUploadVideo's
+    /// parameter names (a bare object without `Vod` is taken too). Numbers may be given as
+    /// strings (the seeds' own sample does), `Tags` as a comma-joined string or an array,
+    /// `UserData` as a JSON string or an object. Unknown names are refused, so a typo is an
+    /// error and not a silently dropped field.
+    pub fn from_json(json: &str) -> crate::Result<VodInfo> {
+        crate::protocol::vod::vod_info_from_json(json)
+    }
 }
 
 /// Where a file goes.
@@ -47,6 +101,12 @@ pub enum UploadTarget {
     Video,
     /// A VOD image (CreateUploadImage).
     Image,
+    /// A watermark, subtitle or material file (CreateUploadAttachedMedia). `media_ext` is
+    /// the file name's extension unless given.
+    AttachedMedia {
+        business_type: BusinessType,
+        media_ext: Option<String>,
+    },
     /// An object in an own bucket, with the account's or an STS key (the native SDK's
     /// `addFile(path, endpoint, bucket, object)`).
     Object {
@@ -156,6 +216,26 @@ pub struct FileError {
     pub code: String,
     pub message: String,
     pub request_id: Option<String>,
+}
+
+/// A file's resumable state ([`Engine::checkpoint`](crate::Engine::checkpoint)). Credentials
+/// are never part of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub file_id: FileId,
+    /// The multipart upload; `None` while InitiateMultipartUpload has not answered.
+    pub upload_id: Option<String>,
+    pub endpoint: String,
+    pub bucket: String,
+    pub object: String,
+    pub video_id: Option<String>,
+    pub part_size: u64,
+    /// Parts the server confirmed.
+    pub parts_done: u32,
+    pub bytes_done: u64,
+    /// The file's size when the upload began.
+    pub file_size: u64,
+    pub created_at: SystemTime,
 }
 
 /// What a successful upload produced.
@@ -268,6 +348,9 @@ pub struct Config {
     /// thousands of uploads. `None` keeps them until the app deletes them. Failed and canceled
     /// files are kept: the app may still resume them.
     pub keep_succeeded: Option<Duration>,
+    /// Mode 2: measure a video's container (Duration, Bitrate, Fps, Width, Height) and send
+    /// it in CreateUploadVideo's `UserData`, as the native SDKs do (the app's own keys win).
+    pub measure_media: bool,
 }
 
 /// Default and bounds, with their reasons.
@@ -306,6 +389,7 @@ impl Default for Config {
             refresh_ahead: Duration::from_secs(5 * 60),
             progress_interval: Duration::from_millis(250),
             keep_succeeded: Some(Duration::from_secs(7 * 24 * 3600)),
+            measure_media: true,
         }
     }
 }
@@ -331,6 +415,87 @@ mod tests {
         let part = effective_part_size(mib, size);
         assert!(size.div_ceil(part) <= limits::MAX_PARTS);
         assert!(part > mib && part.is_multiple_of(4096));
+    }
+
+    #[test]
+    fn vod_info_from_the_seeds_json() {
+        let info = VodInfo::from_json(
+            r#"{"Vod":{"Title":"test","CateId":"234","Tags":"a, b","UserData":{"Extend":{"k":"v"}},
+                "IsShowWaterMark":"true","Priority":7,"ImageType":"cover"}}"#,
+        )
+        .unwrap();
+        assert_eq!(info.title.as_deref(), Some("test"));
+        assert_eq!(info.cate_id, Some(234));
+        assert_eq!(info.tags, ["a", "b"]);
+        assert_eq!(info.user_data.as_deref(), Some(r#"{"Extend":{"k":"v"}}"#));
+        assert_eq!(
+            (info.is_show_watermark, info.priority, info.image_type),
+            (Some(true), Some(7), Some(ImageType::Cover))
+        );
+        // Without the Vod wrapper, UserData as a string, Tags as an array.
+        let bare =
+            VodInfo::from_json(r#"{"Title":"t","UserData":"{\"a\":1}","Tags":["x"]}"#).unwrap();
+        assert_eq!(
+            (bare.user_data.as_deref(), bare.tags.as_slice()),
+            (Some(r#"{"a":1}"#), ["x".to_owned()].as_slice())
+        );
+    }
+
+    #[test]
+    fn vod_info_json_errors_are_clear() {
+        let err = |json: &str| VodInfo::from_json(json).unwrap_err().to_string();
+        // The JS SDK document's own sample has a stray quote.
+        assert!(
+            err(r#"{"Vod":{"Title":"test","CateId":"234"}"}"#).contains("not JSON"),
+            "{}",
+            err(r#"{"Vod":{"Title":"test","CateId":"234"}"}"#)
+        );
+        assert!(err("[1]").contains("expected an object"));
+        assert!(err(r#"{"Vod":{"CateId":"abc"}}"#).contains("CateId must be a number"));
+        assert!(err(r#"{"Vod":{"Titel":"x"}}"#).contains(r#"unknown name "Titel""#));
+        assert!(err(r#"{"Vod":{},"Other":1}"#).contains("beside \"Vod\": Other"));
+        assert!(
+            err(r#"{"Vod":{"UserData":"not json"}}"#).contains("UserData must be a JSON object")
+        );
+        assert!(err(r#"{"Vod":{"Priority":"11"}}"#).contains("Priority must be 1 to 10"));
+        assert!(
+            err(r#"{"Vod":{"ImageType":"poster"}}"#).contains("ImageType must be default or cover")
+        );
+        assert!(
+            err("{").starts_with("invalid argument: VodInfo JSON"),
+            "{}",
+            err("{")
+        );
+    }
+
+    #[test]
+    fn extensions_vod_does_not_take_are_refused_when_added() {
+        use crate::protocol::vod::check_extension;
+        let none = VodInfo::default();
+        assert!(check_extension(&UploadTarget::Video, "clip.MOV", &none).is_ok());
+        assert!(check_extension(&UploadTarget::Video, "song.mp3", &none).is_ok());
+        let e = check_extension(&UploadTarget::Video, "notes.txt", &none).unwrap_err();
+        assert!(e.to_string().contains("does not take .txt files"), "{e}");
+        assert!(check_extension(&UploadTarget::Image, "p.bmp", &none).is_err());
+        let as_png = VodInfo {
+            image_ext: Some("png".into()),
+            ..VodInfo::default()
+        };
+        assert!(check_extension(&UploadTarget::Image, "p.bmp", &as_png).is_ok());
+        let subtitle = UploadTarget::AttachedMedia {
+            business_type: BusinessType::Subtitle,
+            media_ext: None,
+        };
+        assert!(check_extension(&subtitle, "en.vtt", &none).is_ok());
+        assert!(check_extension(&subtitle, "en.mp4", &none).is_err());
+        // A content URI without a name, and own-bucket objects, are not judged.
+        assert!(check_extension(&UploadTarget::Video, "42", &none).is_ok());
+        let object = UploadTarget::Object {
+            endpoint: "https://oss".into(),
+            bucket: "b".into(),
+            object: "o.txt".into(),
+        };
+        assert!(check_extension(&object, "o.txt", &none).is_ok());
     }
 
     #[test]

@@ -302,7 +302,12 @@ async fn credentials(inner: &Arc<Inner>, c: &Cleanup) -> Result<UploadAuth, Outc
             region: None,
         }),
         (UploadTarget::Video, Some(video_id)) => {
-            match inner.vod.refresh_upload_video(&sts, video_id).await {
+            let region = crate::protocol::sign::region_from_endpoint(&c.endpoint);
+            let vod = match inner.vod_for(region.as_deref()) {
+                Ok(vod) => vod,
+                Err(e) => return Err(Outcome::Failed(format!("RefreshUploadVideo: {e}"))),
+            };
+            match vod.refresh_upload_video(&sts, video_id).await {
                 Ok(t) if t.upload_address.file_name == c.object => Ok(t.upload_auth),
                 Ok(t) => Err(Outcome::NoCredentials(format!(
                     "RefreshUploadVideo for {video_id} names another object ({})",

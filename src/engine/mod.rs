@@ -42,7 +42,8 @@ pub use state::EngineStatus;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    Config, FileError, FileId, FileInfo, NetworkPolicy, NetworkState, UploadTarget, VodInfo, limits,
+    Checkpoint, Config, FileError, FileId, FileInfo, NetworkPolicy, NetworkState, UploadTarget,
+    VodInfo, limits,
 };
 use crate::protocol::credentials::{Credentials, Secret, UploadAddress, UploadAuth};
 use crate::source::{FileSource, SourceOpener};
@@ -164,10 +165,10 @@ impl Engine {
                 p.display()
             );
         }
-        let vod_endpoint = config
-            .vod_endpoint
-            .clone()
-            .unwrap_or_else(|| default_vod_endpoint(&config.region));
+        let vod_endpoint = config.vod_endpoint.as_ref().map_or_else(
+            || default_vod_endpoint(&config.region),
+            |e| e.replace("{region}", &config.region),
+        );
         let vod = VodClient::new(http, validate_endpoint(&vod_endpoint, config.allow_http)?);
 
         // Succeeded files past their retention go first, so the database stays small.
@@ -466,6 +467,11 @@ impl Engine {
                 ));
             }
         }
+        let file_name = name
+            .clone()
+            .or_else(|| source.file_name())
+            .unwrap_or_default();
+        crate::protocol::vod::check_extension(&target, &file_name, &vod_info)?;
         if let Some(p) = vod_info.priority
             && !(1..=10).contains(&p)
         {
@@ -542,6 +548,33 @@ impl Engine {
     pub fn file(&self, id: &str) -> Option<FileInfo> {
         let st = self.inner.lock();
         st.index_of(id).map(|i| st.files[i].view())
+    }
+
+    /// What a resumed upload of the file would continue from (the JS SDK's
+    /// `getCheckpoint`): its multipart upload and the parts the server confirmed. `None` for
+    /// a file that is not in the queue or has no upload under way (not started, finished, or
+    /// uploaded in one PutObject).
+    pub fn checkpoint(&self, id: &str) -> Result<Option<Checkpoint>> {
+        let Some(file) = self.file(id) else {
+            return Ok(None);
+        };
+        let Some(session) = self.inner.store.get_session(id)? else {
+            return Ok(None);
+        };
+        let parts = self.inner.store.parts(id)?;
+        Ok(Some(Checkpoint {
+            file_id: file.id,
+            upload_id: session.upload_id,
+            endpoint: session.endpoint,
+            bucket: session.bucket,
+            object: session.object,
+            video_id: session.video_id.or(file.video_id),
+            part_size: session.part_size,
+            parts_done: parts.len() as u32,
+            bytes_done: parts.iter().map(|p| p.size).sum(),
+            file_size: session.fingerprint.size,
+            created_at: session.created_at,
+        }))
     }
 
     /// The id of the file at `index` in the queue (for the native SDK's index-based calls).
@@ -640,11 +673,42 @@ impl Drop for Inner {
     }
 }
 
+/// A region id as VOD names them (`cn-shanghai`, `ap-southeast-1`): it becomes part of a host
+/// name, and UploadAuth (where one comes from) is outside input.
+fn is_region_name(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 32
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 impl Inner {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A poisoned lock means a panic elsewhere; the state itself is still consistent enough
         // to keep serving (every mutation is a few field writes).
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The VOD client for calls about something in `region` (a video's own, from its
+    /// UploadAuth or endpoint), else the engine's current region. With no endpoint configured
+    /// it is `vod.{region}.aliyuncs.com`; a configured one may hold `{region}`.
+    pub(crate) fn vod_for(&self, region: Option<&str>) -> Result<VodClient> {
+        let current;
+        let region = match region.filter(|r| is_region_name(r)) {
+            Some(r) => r,
+            None => {
+                current = self.lock().region.clone();
+                current.as_str()
+            }
+        };
+        let endpoint = match &self.config.vod_endpoint {
+            None => default_vod_endpoint(region),
+            Some(e) => e.replace("{region}", region),
+        };
+        Ok(self.vod.for_region(
+            validate_endpoint(&endpoint, self.config.allow_http)?,
+            region,
+        ))
     }
 
     pub(crate) fn bump_credentials(&self) {

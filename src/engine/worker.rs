@@ -211,10 +211,13 @@ impl FileCtx {
                     .is_some_and(|a| expires_soon(a, self.inner.config.refresh_ahead)),
                 sts: sts.is_some(),
                 sts_expired,
-                // Images get a new object per ticket, so they are never renewed ahead.
-                can_renew_ahead: !matches!(self.target, UploadTarget::Image)
-                    && (has_provider
-                        || (sts.is_some() && matches!(self.target, UploadTarget::Video))),
+                // Images and attached media get a new object per ticket, so they are never
+                // renewed ahead.
+                can_renew_ahead: !matches!(
+                    self.target,
+                    UploadTarget::Image | UploadTarget::AttachedMedia { .. }
+                ) && (has_provider
+                    || (sts.is_some() && matches!(self.target, UploadTarget::Video))),
             };
             match (credential_plan(view), current, sts) {
                 (CredentialPlan::UseCurrent, Some(a), _) => return Ok(self.use_auth(a)),
@@ -318,26 +321,33 @@ impl FileCtx {
                 obtained_at: SystemTime::now(),
             }),
             UploadTarget::Video => {
-                let session_video = self
-                    .inner
-                    .store
-                    .get_session(&self.id)?
-                    .and_then(|s| s.video_id);
-                let known = video_id.or(session_video);
+                let session = self.inner.store.get_session(&self.id)?;
+                let known = video_id.or_else(|| session.as_ref().and_then(|s| s.video_id.clone()));
+                // The video's own region (its last UploadAuth's, else its OSS endpoint's), so
+                // a refresh goes where the video lives.
+                let region = lock(&self.auth)
+                    .as_ref()
+                    .and_then(|a| {
+                        a.auth.region.clone().or_else(|| {
+                            crate::protocol::sign::region_from_endpoint(&a.address.endpoint)
+                        })
+                    })
+                    .or_else(|| {
+                        session
+                            .as_ref()
+                            .and_then(|s| crate::protocol::sign::region_from_endpoint(&s.endpoint))
+                    });
+                let vod = self.inner.vod_for(region.as_deref())?;
                 let name = self.source()?.file_name();
+                let info = self.vod_info_for_create()?;
                 let create = || {
                     self.with_retry(|| {
                         let size = self.total();
-                        self.inner
-                            .vod
-                            .create_upload_video(&sts, &name, size, &self.vod_info)
+                        vod.create_upload_video(&sts, &name, size, &info)
                     })
                 };
                 let ticket = match known {
-                    Some(v) => match self
-                        .with_retry(|| self.inner.vod.refresh_upload_video(&sts, &v))
-                        .await
-                    {
+                    Some(v) => match self.with_retry(|| vod.refresh_upload_video(&sts, &v)).await {
                         Err(Error::Service(e)) if e.code == "InvalidVideo.NotFound" => {
                             tracing::info!(file = %self.id, "video {v} is gone; creating a new one");
                             self.inner.store.delete_session(&self.id)?;
@@ -358,18 +368,43 @@ impl FileCtx {
             }
             UploadTarget::Image => {
                 let name = self.source()?.file_name();
+                let vod = self.inner.vod_for(None)?;
                 let ticket = self
-                    .with_retry(|| {
-                        self.inner
-                            .vod
-                            .create_upload_image(&sts, &name, &self.vod_info)
-                    })
+                    .with_retry(|| vod.create_upload_image(&sts, &name, &self.vod_info))
                     .await?;
                 Ok(FileAuth {
                     auth: ticket.upload_auth,
                     address: ticket.upload_address,
                     video_id: None,
                     image_url: Some(ticket.image_url),
+                    sts_generation: None,
+                    obtained_at: SystemTime::now(),
+                })
+            }
+            UploadTarget::AttachedMedia {
+                business_type,
+                media_ext,
+            } => {
+                let name = self.source()?.file_name();
+                let vod = self.inner.vod_for(None)?;
+                let ticket = self
+                    .with_retry(|| {
+                        vod.create_upload_attached_media(
+                            &sts,
+                            &name,
+                            self.total(),
+                            *business_type,
+                            media_ext.as_deref(),
+                            &self.vod_info,
+                        )
+                    })
+                    .await?;
+                // The MediaId and its URL travel as the file's media id and URL.
+                Ok(FileAuth {
+                    auth: ticket.upload_auth,
+                    address: ticket.upload_address,
+                    video_id: Some(ticket.media_id),
+                    image_url: Some(ticket.media_url),
                     sts_generation: None,
                     obtained_at: SystemTime::now(),
                 })
@@ -585,6 +620,11 @@ impl FileCtx {
             version: self.inner.config.signature_version,
             region,
         })
+    }
+
+    /// The VodInfo for CreateUploadVideo.
+    fn vod_info_for_create(&self) -> Result<VodInfo> {
+        Ok(self.vod_info.clone())
     }
 
     /// The VOD video these credentials are for (mode 2, or a video id the app gave).

@@ -15,7 +15,8 @@ use super::events::{EventBridge, EventSubscription, UploadEventListener};
 use super::listener::{ListenerBridge, UploadListener};
 use super::source::{Opener, SourceOpener};
 use super::types::{
-    ClientConfig, ClientStatus, FileInfo, NetworkPolicy, NetworkState, UploadTarget, VodInfo,
+    Checkpoint, ClientConfig, ClientStatus, FileInfo, NetworkPolicy, NetworkState, UploadTarget,
+    VodInfo,
 };
 
 type Result<T, E = VodUploadError> = std::result::Result<T, E>;
@@ -281,6 +282,12 @@ impl VodUploadClient {
     /// One file, or `null` if it is not in the queue.
     pub fn file(&self, file_id: String) -> Option<FileInfo> {
         self.engine.file(&file_id).map(Into::into)
+    }
+
+    /// What a resumed upload of the file continues from (the JS SDK's `getCheckpoint`), or
+    /// `null` for a file not in the queue or with no multipart upload under way.
+    pub fn checkpoint(&self, file_id: String) -> Result<Option<Checkpoint>> {
+        Ok(self.engine.checkpoint(&file_id)?.map(Into::into))
     }
 
     /// Empties the queue, cancelling every upload.

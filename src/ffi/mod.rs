@@ -25,6 +25,14 @@ mod logging;
 mod source;
 mod types;
 
+/// A VodInfo from the JSON the JS and mini-program SDKs take as `paramData` / `userData`,
+/// `{"Vod":{"Title":"…","CateId":"234","UserData":{…}}}` (CreateUploadVideo's parameter
+/// names). Throws `InvalidArgument` naming what is wrong.
+#[uniffi::export]
+pub fn vod_info_from_json(json: String) -> Result<types::VodInfo, error::VodUploadError> {
+    Ok(crate::model::VodInfo::from_json(&json)?.into())
+}
+
 /// The library's name and version, e.g. `vod-upload 0.1.0`: lets an app log which native
 /// build it loaded.
 #[uniffi::export]

@@ -48,6 +48,66 @@ pub struct VodInfo {
     /// Transcoding priority 1..=10 (VOD's default: 6).
     #[uniffi(default = None)]
     pub priority: Option<i32>,
+    /// Images: CreateUploadImage's `ImageType` (default `Default`).
+    #[uniffi(default = None)]
+    pub image_type: Option<ImageType>,
+    /// Images: `png`, `jpg`, `jpeg` or `gif` (default: the file name's extension).
+    #[uniffi(default = None)]
+    pub image_ext: Option<String>,
+}
+
+/// CreateUploadImage's `ImageType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ImageType {
+    Default,
+    /// A video's cover (the native SDKs' choice).
+    Cover,
+}
+
+/// CreateUploadAttachedMedia's `BusinessType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum BusinessType {
+    Watermark,
+    Subtitle,
+    Material,
+}
+
+impl From<ImageType> for model::ImageType {
+    fn from(t: ImageType) -> Self {
+        match t {
+            ImageType::Default => model::ImageType::Default,
+            ImageType::Cover => model::ImageType::Cover,
+        }
+    }
+}
+
+impl From<model::ImageType> for ImageType {
+    fn from(t: model::ImageType) -> Self {
+        match t {
+            model::ImageType::Default => ImageType::Default,
+            model::ImageType::Cover => ImageType::Cover,
+        }
+    }
+}
+
+impl From<BusinessType> for model::BusinessType {
+    fn from(t: BusinessType) -> Self {
+        match t {
+            BusinessType::Watermark => model::BusinessType::Watermark,
+            BusinessType::Subtitle => model::BusinessType::Subtitle,
+            BusinessType::Material => model::BusinessType::Material,
+        }
+    }
+}
+
+impl From<model::BusinessType> for BusinessType {
+    fn from(t: model::BusinessType) -> Self {
+        match t {
+            model::BusinessType::Watermark => BusinessType::Watermark,
+            model::BusinessType::Subtitle => BusinessType::Subtitle,
+            model::BusinessType::Material => BusinessType::Material,
+        }
+    }
 }
 
 impl VodInfo {
@@ -71,6 +131,8 @@ impl VodInfo {
             is_process: self.is_process,
             is_show_watermark: self.is_show_watermark,
             priority,
+            image_type: self.image_type.map(Into::into),
+            image_ext: self.image_ext,
         })
     }
 }
@@ -91,6 +153,8 @@ impl From<model::VodInfo> for VodInfo {
             is_process: v.is_process,
             is_show_watermark: v.is_show_watermark,
             priority: v.priority.map(i32::from),
+            image_type: v.image_type.map(Into::into),
+            image_ext: v.image_ext,
         }
     }
 }
@@ -102,6 +166,13 @@ pub enum UploadTarget {
     Video,
     /// A VOD image (CreateUploadImage).
     Image,
+    /// A watermark, subtitle or material file (CreateUploadAttachedMedia); its MediaId and
+    /// URL arrive as the file's `video_id` and `image_url`.
+    AttachedMedia {
+        business_type: BusinessType,
+        /// Default: the file name's extension.
+        media_ext: Option<String>,
+    },
     /// An object in the app's own OSS bucket, signed with the STS token (the native SDK's
     /// `addFile(path, endpoint, bucket, object)`).
     OwnBucket {
@@ -116,6 +187,13 @@ impl From<UploadTarget> for model::UploadTarget {
         match t {
             UploadTarget::Video => model::UploadTarget::Video,
             UploadTarget::Image => model::UploadTarget::Image,
+            UploadTarget::AttachedMedia {
+                business_type,
+                media_ext,
+            } => model::UploadTarget::AttachedMedia {
+                business_type: business_type.into(),
+                media_ext,
+            },
             UploadTarget::OwnBucket {
                 endpoint,
                 bucket,
@@ -134,6 +212,13 @@ impl From<model::UploadTarget> for UploadTarget {
         match t {
             model::UploadTarget::Video => UploadTarget::Video,
             model::UploadTarget::Image => UploadTarget::Image,
+            model::UploadTarget::AttachedMedia {
+                business_type,
+                media_ext,
+            } => UploadTarget::AttachedMedia {
+                business_type: business_type.into(),
+                media_ext,
+            },
             model::UploadTarget::Object {
                 endpoint,
                 bucket,
@@ -255,6 +340,44 @@ pub struct FileInfo {
     /// OSS's `x-oss-hash-crc64ecma` header writes it (it does not fit a signed 64-bit integer).
     pub crc64: Option<String>,
     pub added_at: SystemTime,
+}
+
+/// A file's resumable state (the JS SDK's `getCheckpoint`): its multipart upload and the
+/// parts the server confirmed. Never holds credentials.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Checkpoint {
+    pub file_id: String,
+    /// `null` while InitiateMultipartUpload has not answered.
+    pub upload_id: Option<String>,
+    pub endpoint: String,
+    pub bucket: String,
+    pub object_key: String,
+    pub video_id: Option<String>,
+    pub part_size: i64,
+    pub parts_done: i32,
+    pub bytes_done: i64,
+    /// The file's size when the upload began.
+    pub file_size: i64,
+    pub created_at: SystemTime,
+}
+
+impl From<model::Checkpoint> for Checkpoint {
+    fn from(c: model::Checkpoint) -> Self {
+        Checkpoint {
+            file_id: c.file_id,
+            upload_id: c.upload_id,
+            endpoint: c.endpoint,
+            bucket: c.bucket,
+            object_key: c.object,
+            video_id: c.video_id,
+            part_size: size(c.part_size),
+            // At most 10,000 parts.
+            parts_done: c.parts_done as i32,
+            bytes_done: size(c.bytes_done),
+            file_size: size(c.file_size),
+            created_at: c.created_at,
+        }
+    }
 }
 
 impl From<model::FileInfo> for FileInfo {
@@ -409,9 +532,15 @@ pub struct ClientConfig {
     /// Files uploaded in parallel, 1..=8. Default 1 (as the native SDK).
     #[uniffi(default = None)]
     pub max_parallel_files: Option<i32>,
-    /// Retries per request before the file fails. Default 10.
+    /// The JS SDK's `retryCount`: retries of one request after a network or server error
+    /// before the file fails. Default 10 (the JS SDK's: 3).
     #[uniffi(default = None)]
-    pub retry_limit: Option<i32>,
+    pub retry_count: Option<i32>,
+    /// The JS SDK's `retryDuration`: a fixed wait between retries (sets both the first
+    /// and the longest delay, so there is no back-off). Default: unset, so the wait starts at
+    /// `retry_base_interval_ms` and doubles.
+    #[uniffi(default = None)]
+    pub retry_duration_ms: Option<i64>,
     /// First retry delay; doubles with jitter up to `retry_max_interval_ms`. Default 500.
     #[uniffi(default = None)]
     pub retry_base_interval_ms: Option<i64>,
@@ -472,6 +601,10 @@ pub struct ClientConfig {
     /// `Int64.max` keeps them until deleted. Failed and canceled files are always kept.
     #[uniffi(default = None)]
     pub keep_succeeded_ms: Option<i64>,
+    /// Mode 2: send the video's measured Duration, Bitrate, Fps, Width and Height in
+    /// CreateUploadVideo's `UserData`, as the native SDKs do. Default true.
+    #[uniffi(default = None)]
+    pub measure_media: Option<bool>,
 }
 
 /// Settings of the FFI layer itself, not of the engine.
@@ -508,6 +641,22 @@ impl ClientConfig {
                 detail: format!("worker_threads must be 1..=16, got {worker_threads}"),
             });
         }
+        let fixed_retry = match self.retry_duration_ms {
+            Some(_)
+                if self.retry_base_interval_ms.is_some()
+                    || self.retry_max_interval_ms.is_some() =>
+            {
+                return Err(VodUploadError::InvalidArgument {
+                    detail: "retry_duration_ms is a fixed wait; do not combine it with retry_base_interval_ms or retry_max_interval_ms".into(),
+                });
+            }
+            Some(_) => Some(ms(
+                "retry_duration_ms",
+                self.retry_duration_ms,
+                d.retry_base_interval,
+            )?),
+            None => None,
+        };
         let config = model::Config {
             database_path: self.database_path.map(Into::into),
             part_size: u64_of("part_size", self.part_size, d.part_size)?,
@@ -517,17 +666,23 @@ impl ClientConfig {
                 self.max_parallel_files,
                 d.max_parallel_files,
             )?,
-            retry_limit: u32_of("retry_limit", self.retry_limit, d.retry_limit)?,
-            retry_base_interval: ms(
-                "retry_base_interval_ms",
-                self.retry_base_interval_ms,
-                d.retry_base_interval,
-            )?,
-            retry_max_interval: ms(
-                "retry_max_interval_ms",
-                self.retry_max_interval_ms,
-                d.retry_max_interval,
-            )?,
+            retry_limit: u32_of("retry_count", self.retry_count, d.retry_limit)?,
+            retry_base_interval: match fixed_retry {
+                Some(d) => d,
+                None => ms(
+                    "retry_base_interval_ms",
+                    self.retry_base_interval_ms,
+                    d.retry_base_interval,
+                )?,
+            },
+            retry_max_interval: match fixed_retry {
+                Some(d) => d,
+                None => ms(
+                    "retry_max_interval_ms",
+                    self.retry_max_interval_ms,
+                    d.retry_max_interval,
+                )?,
+            },
             retry_time_budget: ms(
                 "retry_time_budget_ms",
                 self.retry_time_budget_ms,
@@ -573,6 +728,7 @@ impl ClientConfig {
                 self.progress_interval_ms,
                 d.progress_interval,
             )?,
+            measure_media: self.measure_media.unwrap_or(d.measure_media),
         };
         let ffi = FfiSettings {
             worker_threads: worker_threads as usize,

@@ -9,7 +9,81 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::rpc::{STS_API_VERSION, VOD_API_VERSION};
-use crate::model::VodInfo;
+use crate::error::{Error, Result};
+use crate::model::{BusinessType, UploadTarget, VodInfo};
+
+/// File extensions CreateUploadVideo takes (VOD's "supported formats", video then audio;
+/// anything else gets `InvalidFileName.Extension`). The one list: `add_file` checks against
+/// it, and vod-sim refuses the same.
+pub const VIDEO_EXTENSIONS: &[&str] = &[
+    "3gp", "asf", "avi", "dat", "dv", "f4v", "flv", "gif", "m2t", "m3u8", "m4v", "mj2", "mjpeg",
+    "mkv", "mov", "mp4", "mpe", "mpeg", "mpg", "mts", "mxf", "ogg", "qt", "rm", "rmvb", "swf",
+    "ts", "vob", "webm", "wmv", // audio
+    "aac", "ac3", "acm", "amr", "ape", "caf", "flac", "m4a", "mp3", "ra", "wav", "wma",
+];
+
+/// CreateUploadImage's `ImageExt` values.
+pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "gif"];
+
+/// CreateUploadAttachedMedia's `MediaExt` values per business type.
+pub fn attached_media_extensions(business: BusinessType) -> &'static [&'static str] {
+    match business {
+        BusinessType::Watermark => &["png", "gif", "apng", "mov"],
+        BusinessType::Subtitle => &["srt", "ass", "stl", "ttml", "vtt"],
+        BusinessType::Material => &["jpg", "gif", "png", "mp4", "mat", "zip"],
+    }
+}
+
+/// The lower-case extension of a file name.
+pub fn extension_of(file_name: &str) -> Option<String> {
+    Path::new(file_name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| !e.is_empty())
+        .map(str::to_ascii_lowercase)
+}
+
+/// Refuses a file whose extension VOD refuses for its type (checked when it is added, not at
+/// the server). Own-bucket objects take anything, and so does a name without an extension.
+pub fn check_extension(target: &UploadTarget, file_name: &str, info: &VodInfo) -> Result<()> {
+    let (ext, allowed, what): (Option<String>, &[&str], &str) = match target {
+        UploadTarget::Object { .. } => return Ok(()),
+        UploadTarget::Video => (
+            extension_of(file_name),
+            VIDEO_EXTENSIONS,
+            "a video or audio file (CreateUploadVideo)",
+        ),
+        UploadTarget::Image => (
+            info.image_ext
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .or_else(|| extension_of(file_name)),
+            IMAGE_EXTENSIONS,
+            "an image (CreateUploadImage)",
+        ),
+        UploadTarget::AttachedMedia {
+            business_type,
+            media_ext,
+        } => (
+            media_ext
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .or_else(|| extension_of(file_name)),
+            attached_media_extensions(*business_type),
+            "this attached media type (CreateUploadAttachedMedia)",
+        ),
+    };
+    match ext {
+        Some(e) if allowed.contains(&e.as_str()) => Ok(()),
+        Some(e) => Err(Error::InvalidArgument(format!(
+            "VOD does not take .{e} files as {what}; it takes: {}",
+            allowed.join(", ")
+        ))),
+        // A content URI often has no name to go by; in mode 1 the app server names the file
+        // to VOD anyway, so only a known-wrong extension is refused here.
+        None => Ok(()),
+    }
+}
 
 /// Parameters of `CreateUploadVideo` (with `Action` and `Version`; the client adds `RegionId`
 /// and the common parameters). `Title` defaults to `file_name`; empty fields are omitted.
@@ -51,23 +125,57 @@ pub fn refresh_upload_video_params(video_id: &str) -> BTreeMap<String, String> {
     p
 }
 
-/// Parameters of `CreateUploadImage` (with `Action` and `Version`): `ImageType=default`,
-/// `ImageExt` from the file name's extension (lower-case; omitted without one, VOD then
-/// assumes png), `OriginalFileName`, `Title` (defaults to the file name) and the VodInfo
-/// fields the action accepts. Empty fields are omitted.
+/// Parameters of `CreateUploadImage` (with `Action` and `Version`): `ImageType` (`default`
+/// unless the VodInfo says), `ImageExt` (the VodInfo's, else the file name's extension,
+/// lower-case; omitted without one, VOD then assumes png), `OriginalFileName`, `Title`
+/// (defaults to the file name) and the VodInfo fields the action accepts. Empty fields are
+/// omitted.
 pub fn create_upload_image_params(file_name: &str, info: &VodInfo) -> BTreeMap<String, String> {
     let mut p = base_params("CreateUploadImage");
-    p.insert("ImageType".into(), "default".into());
-    let ext = Path::new(file_name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
+    let image_type = info.image_type.unwrap_or(crate::model::ImageType::Default);
+    p.insert("ImageType".into(), image_type.as_str().into());
+    let ext = info
+        .image_ext
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .or_else(|| extension_of(file_name));
     put(&mut p, "ImageExt", ext.as_deref());
     put(&mut p, "OriginalFileName", Some(file_name));
     put(&mut p, "Title", Some(title_or(info, file_name)));
     put(&mut p, "Description", info.description.as_deref());
     if let Some(cate) = info.cate_id {
         p.insert("CateId".into(), cate.to_string());
+    }
+    put(&mut p, "Tags", tags(info).as_deref());
+    put(&mut p, "StorageLocation", info.storage_location.as_deref());
+    put(&mut p, "UserData", info.user_data.as_deref());
+    put(&mut p, "AppId", info.app_id.as_deref());
+    p
+}
+
+/// Parameters of `CreateUploadAttachedMedia` (with `Action` and `Version`): `BusinessType`,
+/// `MediaExt` (given, else the file name's extension), `FileName`, `FileSize`, `Title`
+/// (defaults to the file name) and the VodInfo fields the action accepts (`CateId` is sent as
+/// `CateIds`). Empty fields are omitted.
+pub fn create_upload_attached_media_params(
+    file_name: &str,
+    file_size: u64,
+    business: BusinessType,
+    media_ext: Option<&str>,
+    info: &VodInfo,
+) -> BTreeMap<String, String> {
+    let mut p = base_params("CreateUploadAttachedMedia");
+    p.insert("BusinessType".into(), business.as_str().into());
+    let ext = media_ext
+        .map(str::to_ascii_lowercase)
+        .or_else(|| extension_of(file_name));
+    put(&mut p, "MediaExt", ext.as_deref());
+    put(&mut p, "FileName", Some(file_name));
+    p.insert("FileSize".into(), file_size.to_string());
+    put(&mut p, "Title", Some(title_or(info, file_name)));
+    put(&mut p, "Description", info.description.as_deref());
+    if let Some(cate) = info.cate_id {
+        p.insert("CateIds".into(), cate.to_string());
     }
     put(&mut p, "Tags", tags(info).as_deref());
     put(&mut p, "StorageLocation", info.storage_location.as_deref());
@@ -161,6 +269,23 @@ pub struct CreateUploadImageResponse {
     pub upload_auth: String,
 }
 
+/// `CreateUploadAttachedMedia` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateUploadAttachedMediaResponse {
+    #[serde(rename = "RequestId")]
+    pub request_id: String,
+    #[serde(rename = "MediaId")]
+    pub media_id: String,
+    #[serde(rename = "MediaURL", default)]
+    pub media_url: String,
+    #[serde(rename = "FileURL", default)]
+    pub file_url: String,
+    #[serde(rename = "UploadAddress")]
+    pub upload_address: String,
+    #[serde(rename = "UploadAuth")]
+    pub upload_auth: String,
+}
+
 /// STS `AssumeRole` response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -241,6 +366,123 @@ pub fn notification_header(info: &VodInfo) -> String {
     base64::engine::general_purpose::STANDARD.encode(Value::Object(root).to_string())
 }
 
+/// [`VodInfo::from_json`]: the seeds' `{"Vod":{…}}` paramData.
+pub(crate) fn vod_info_from_json(json: &str) -> Result<VodInfo> {
+    let bad = |why: String| Error::InvalidArgument(format!("VodInfo JSON: {why}"));
+    let root: Value = serde_json::from_str(json).map_err(|e| bad(format!("not JSON ({e})")))?;
+    let Value::Object(mut root) = root else {
+        return Err(bad(
+            "expected an object like {\"Vod\":{\"Title\":\"…\"}}".into()
+        ));
+    };
+    let vod = match root.remove("Vod") {
+        Some(Value::Object(vod)) if root.is_empty() => vod,
+        Some(Value::Object(_)) => {
+            let extra: Vec<_> = root.keys().cloned().collect();
+            return Err(bad(format!(
+                "unknown names beside \"Vod\": {}",
+                extra.join(", ")
+            )));
+        }
+        Some(_) => return Err(bad("\"Vod\" must be an object".into())),
+        None => root,
+    };
+    let text = |name: &str, v: &Value| match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(bad(format!("{name} must be a string"))),
+    };
+    let boolean = |name: &str, v: &Value| match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+        _ => Err(bad(format!("{name} must be true or false"))),
+    };
+    let mut info = VodInfo::default();
+    for (name, v) in &vod {
+        if v.is_null() {
+            continue;
+        }
+        match name.as_str() {
+            "Title" => info.title = Some(text(name, v)?),
+            "Description" => info.description = Some(text(name, v)?),
+            "CateId" => {
+                let t = text(name, v)?;
+                info.cate_id = Some(
+                    t.trim()
+                        .parse()
+                        .map_err(|_| bad(format!("CateId must be a number, not {t:?}")))?,
+                );
+            }
+            "Tags" => {
+                info.tags = match v {
+                    Value::Array(items) => items
+                        .iter()
+                        .map(|t| text("Tags", t))
+                        .collect::<Result<_>>()?,
+                    other => text(name, other)?
+                        .split(',')
+                        .map(|t| t.trim().to_owned())
+                        .filter(|t| !t.is_empty())
+                        .collect(),
+                }
+            }
+            "CoverURL" | "CoverUrl" => info.cover_url = Some(text(name, v)?),
+            "UserData" => {
+                info.user_data = Some(match v {
+                    Value::Object(_) => v.to_string(),
+                    Value::String(s) => match serde_json::from_str::<Value>(s) {
+                        Ok(Value::Object(_)) => s.clone(),
+                        _ => {
+                            return Err(bad(
+                                "UserData must be a JSON object (or a string holding one)".into(),
+                            ));
+                        }
+                    },
+                    _ => return Err(bad("UserData must be a JSON object".into())),
+                })
+            }
+            "TemplateGroupId" => info.template_group_id = Some(text(name, v)?),
+            "StorageLocation" => info.storage_location = Some(text(name, v)?),
+            "WorkflowId" => info.workflow_id = Some(text(name, v)?),
+            "AppId" => info.app_id = Some(text(name, v)?),
+            "IsProcess" => info.is_process = Some(boolean(name, v)?),
+            "IsShowWaterMark" => info.is_show_watermark = Some(boolean(name, v)?),
+            "Priority" => {
+                let t = text(name, v)?;
+                info.priority = match t.trim().parse::<u8>() {
+                    Ok(p @ 1..=10) => Some(p),
+                    _ => return Err(bad(format!("Priority must be 1 to 10, not {t:?}"))),
+                };
+            }
+            "ImageType" => {
+                info.image_type = Some(match text(name, v)?.as_str() {
+                    "default" => crate::model::ImageType::Default,
+                    "cover" => crate::model::ImageType::Cover,
+                    t => {
+                        return Err(bad(format!(
+                            "ImageType must be default or cover, not {t:?}"
+                        )));
+                    }
+                })
+            }
+            "ImageExt" => info.image_ext = Some(text(name, v)?),
+            // Sent by the SDK itself, from the file.
+            "FileName" | "FileSize" => {}
+            other => {
+                return Err(bad(format!(
+                    "unknown name {other:?} (CreateUploadVideo's parameter names are expected: \
+                     Title, Description, CateId, Tags, CoverURL, UserData, TemplateGroupId, \
+                     StorageLocation, WorkflowId, AppId, IsProcess, IsShowWaterMark, Priority, \
+                     ImageType, ImageExt)"
+                )));
+            }
+        }
+    }
+    Ok(info)
+}
+
 /// The Content-Type for a file, from its extension (`application/octet-stream` when unknown).
 pub fn content_type_for(path: impl AsRef<Path>) -> String {
     mime_guess::from_path(path)
@@ -268,6 +510,8 @@ mod tests {
             is_process: Some(false),
             is_show_watermark: Some(true),
             priority: Some(3),
+            image_type: None,
+            image_ext: None,
         }
     }
 

@@ -184,6 +184,8 @@ fn targets_and_vod_info_round_trip() {
         is_process: Some(false),
         is_show_watermark: Some(true),
         priority: Some(10),
+        image_type: Some(crate::model::ImageType::Cover),
+        image_ext: Some("jpg".into()),
     };
     let row = store.insert_file(&nf).unwrap();
     assert_eq!((&row.target, &row.vod_info), (&nf.target, &nf.vod_info));

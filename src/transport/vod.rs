@@ -9,14 +9,15 @@ use serde::de::DeserializeOwned;
 
 use super::http::{Clock, map_reqwest_error, redact_url};
 use crate::error::{Error, ErrorClass, Result, Service};
-use crate::model::VodInfo;
+use crate::model::{BusinessType, VodInfo};
 use crate::protocol::credentials::{Credentials, UploadAddress, UploadAuth, parse_utc_time};
 use crate::protocol::error::{parse_date, parse_vod_error};
 use crate::protocol::rpc::signed_query;
 use crate::protocol::vod::{
-    AssumeRoleResponse, CreateUploadImageResponse, CreateUploadVideoResponse,
-    RefreshUploadVideoResponse, assume_role_params, create_upload_image_params,
-    create_upload_video_params, refresh_upload_video_params,
+    AssumeRoleResponse, CreateUploadAttachedMediaResponse, CreateUploadImageResponse,
+    CreateUploadVideoResponse, RefreshUploadVideoResponse, assume_role_params,
+    create_upload_attached_media_params, create_upload_image_params, create_upload_video_params,
+    refresh_upload_video_params,
 };
 
 /// Default timeout of one RPC call.
@@ -48,6 +49,17 @@ pub struct VideoTicket {
 pub struct ImageTicket {
     pub image_id: String,
     pub image_url: String,
+    pub upload_address: UploadAddress,
+    pub upload_auth: UploadAuth,
+    pub request_id: String,
+}
+
+/// What CreateUploadAttachedMedia returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaTicket {
+    pub media_id: String,
+    /// The file's URL (`MediaURL`, else `FileURL`).
+    pub media_url: String,
     pub upload_address: UploadAddress,
     pub upload_auth: UploadAuth,
     pub request_id: String,
@@ -176,6 +188,15 @@ impl VodClient {
         }
     }
 
+    /// This client's settings (HTTP client, clock, timeout) for another region: `endpoint`
+    /// and `RegionId=region`.
+    pub fn for_region(&self, endpoint: Url, region: &str) -> VodClient {
+        let mut rpc = self.rpc.clone();
+        rpc.endpoint = endpoint;
+        rpc.region = Some(region.to_owned());
+        VodClient { rpc }
+    }
+
     /// Sends `RegionId=region` with every call.
     pub fn with_region(mut self, region: impl Into<String>) -> VodClient {
         self.rpc.region = Some(region.into());
@@ -235,6 +256,33 @@ impl VodClient {
         Ok(ImageTicket {
             image_id: r.image_id,
             image_url: r.image_url,
+            upload_address: UploadAddress::decode(&r.upload_address)?,
+            upload_auth: UploadAuth::decode(&r.upload_auth, SystemTime::now())?,
+            request_id: r.request_id,
+        })
+    }
+
+    /// CreateUploadAttachedMedia (watermark, subtitle, material). No refresh call exists: on
+    /// expiry it is created again.
+    pub async fn create_upload_attached_media(
+        &self,
+        creds: &Credentials,
+        file_name: &str,
+        file_size: u64,
+        business: BusinessType,
+        media_ext: Option<&str>,
+        info: &VodInfo,
+    ) -> Result<MediaTicket> {
+        let params =
+            create_upload_attached_media_params(file_name, file_size, business, media_ext, info);
+        let r: CreateUploadAttachedMediaResponse = self.rpc.call(creds, params).await?;
+        Ok(MediaTicket {
+            media_id: r.media_id,
+            media_url: if r.media_url.is_empty() {
+                r.file_url
+            } else {
+                r.media_url
+            },
             upload_address: UploadAddress::decode(&r.upload_address)?,
             upload_auth: UploadAuth::decode(&r.upload_auth, SystemTime::now())?,
             request_id: r.request_id,

@@ -9,6 +9,7 @@ mod credentials;
 mod faults;
 mod files;
 mod network;
+mod parity;
 mod persistence;
 mod queue;
 mod random;

@@ -294,8 +294,9 @@ impl<'a> Aborter<'a> {
                 };
                 match &row.target {
                     UploadTarget::Object { .. } => Ok((key, None)),
-                    UploadTarget::Image => Err(
-                        "VOD cannot renew an image's upload credentials (no RefreshUploadImage)"
+                    UploadTarget::Image | UploadTarget::AttachedMedia { .. } => Err(
+                        "VOD cannot renew an image's or attached media's upload credentials \
+                         (no refresh call)"
                             .into(),
                     ),
                     UploadTarget::Video => {
@@ -334,6 +335,7 @@ fn target_name(t: &UploadTarget) -> &'static str {
     match t {
         UploadTarget::Video => "video",
         UploadTarget::Image => "image",
+        UploadTarget::AttachedMedia { .. } => "attached_media",
         UploadTarget::Object { .. } => "object",
     }
 }
