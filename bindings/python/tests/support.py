@@ -62,6 +62,11 @@ class Sim:
     def stats(self):
         return self._admin("GET", "/_sim/stats")
 
+    def requests(self, op=None):
+        """The requests vod-sim recorded (secrets redacted), of one operation if given."""
+        recorded = self._admin("GET", "/_sim/requests")
+        return [r for r in recorded if op is None or r["op"] == op]
+
     def expire_tokens(self):
         return self._admin("POST", "/_sim/expire-tokens")["expired"]
 

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import gc
+import json
 import threading
 
 import pytest
@@ -77,6 +78,46 @@ def test_pause_and_resume_continue_the_same_multipart_upload(sim, client, record
     stats = sim.stats()
     assert stats["multipart_uploads_initiated"] == 1, "resume continues the upload, it does not restart"
     assert recorder.count("failed") == 0
+
+
+def test_checkpoint_reads_the_upload_state(sim, client, recorder, tmp_path):
+    sim.throttle(bandwidth=300 * KIB)
+    file_id = client.add_file(write_file(tmp_path, "checkpoint.mp4", 900 * KIB))
+    assert client.checkpoint(file_id) is None, "not started"
+    assert client.checkpoint("no-such-file") is None
+    client.start()
+    recorder.wait_for("some progress", lambda ev: any(e[0] == "progress" and e[2] > 0 for e in ev))
+    client.pause()
+    recorder.wait_event("waiting", file_id)
+    cp = client.checkpoint(file_id)
+    assert cp is not None and cp.upload_id
+    assert cp.parts_done >= 1 and cp.bytes_done == cp.parts_done * cp.part_size
+    assert cp.file_size == 900 * KIB
+    assert cp.video_id == client.file(file_id).video_id
+    [initiate] = sim.requests("InitiateMultipartUpload")
+    assert initiate["path"].endswith(cp.object_key)
+    sim.throttle(bandwidth=None)
+    client.resume()
+    recorder.wait_event("succeeded", file_id)
+    assert client.checkpoint(file_id) is None, "finished"
+
+
+def test_vod_info_from_json(sim, client, recorder, tmp_path):
+    info = vu.vod_info_from_json('{"Vod":{"Title":"test","CateId":"234","UserData":{"Extend":{"k":"v"}}}}')
+    assert (info.title, info.cate_id) == ("test", 234)
+    # The JS SDK document's own sample has a stray quote: a clear error.
+    with pytest.raises(vu.VodUploadError.InvalidArgument, match="not JSON"):
+        vu.vod_info_from_json('{"Vod":{"Title":"test","CateId":"234"}"}')
+    with pytest.raises(vu.VodUploadError.InvalidArgument, match="Titel"):
+        vu.vod_info_from_json('{"Vod":{"Titel":"x"}}')
+    file_id = client.add_file(write_file(tmp_path, "seed.mp4", 50 * KIB), info)
+    client.start()
+    recorder.wait_event("succeeded", file_id)
+    [create] = sim.requests("CreateUploadVideo")
+    assert (create["params"]["Title"], create["params"]["CateId"]) == ("test", "234")
+    assert json.loads(create["params"]["UserData"])["Extend"] == {"k": "v"}
+    with pytest.raises(vu.VodUploadError.InvalidArgument, match="does not take .txt"):
+        client.add_file(write_file(tmp_path, "notes.txt", KIB))
 
 
 def test_network_switch_cellular_waits_and_wifi_resumes(sim, client, recorder, tmp_path):

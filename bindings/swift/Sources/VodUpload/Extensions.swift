@@ -12,7 +12,8 @@ public extension ClientConfig {
         partSize: Int? = nil,
         parallelParts: Int? = nil,
         maxParallelFiles: Int? = nil,
-        retryLimit: Int? = nil,
+        retryCount: Int? = nil,
+        retryDuration: TimeInterval? = nil,
         retryBaseInterval: TimeInterval? = nil,
         retryMaxInterval: TimeInterval? = nil,
         retryTimeBudget: TimeInterval? = nil,
@@ -30,14 +31,16 @@ public extension ClientConfig {
         progressInterval: TimeInterval? = nil,
         workerThreads: Int? = nil,
         credentialTimeout: TimeInterval? = nil,
-        keepSucceeded: TimeInterval? = nil
+        keepSucceeded: TimeInterval? = nil,
+        measureMedia: Bool? = nil
     ) {
         self.init(
             databasePath: database?.path,
             partSize: partSize.map(numericCast),
             parallelParts: parallelParts.map(numericCast),
             maxParallelFiles: maxParallelFiles.map(numericCast),
-            retryLimit: retryLimit.map(numericCast),
+            retryCount: retryCount.map(numericCast),
+            retryDurationMs: retryDuration.map(milliseconds),
             retryBaseIntervalMs: retryBaseInterval.map(milliseconds),
             retryMaxIntervalMs: retryMaxInterval.map(milliseconds),
             retryTimeBudgetMs: retryTimeBudget.map(milliseconds),
@@ -56,7 +59,8 @@ public extension ClientConfig {
             workerThreads: workerThreads.map(numericCast),
             credentialTimeoutMs: credentialTimeout.map(milliseconds),
             // `.infinity` keeps succeeded files until deleted.
-            keepSucceededMs: keepSucceeded.map { $0.isInfinite ? Int64.max : milliseconds($0) }
+            keepSucceededMs: keepSucceeded.map { $0.isInfinite ? Int64.max : milliseconds($0) },
+            measureMedia: measureMedia
         )
     }
 }

@@ -15,7 +15,10 @@ class ClientConfigBuilder {
     fun partSize(bytes: Long) = apply { config = config.copy(partSize = bytes) }
     fun parallelParts(parts: Int) = apply { config = config.copy(parallelParts = parts) }
     fun maxParallelFiles(files: Int) = apply { config = config.copy(maxParallelFiles = files) }
-    fun retryLimit(retries: Int) = apply { config = config.copy(retryLimit = retries) }
+    /** The JS SDK's `retryCount`: retries of one request before the file fails. */
+    fun retryCount(retries: Int) = apply { config = config.copy(retryCount = retries) }
+    /** The JS SDK's `retryDuration`: a fixed wait between retries (no back-off). */
+    fun retryDurationMs(ms: Long) = apply { config = config.copy(retryDurationMs = ms) }
     fun retryBaseIntervalMs(ms: Long) = apply { config = config.copy(retryBaseIntervalMs = ms) }
     fun retryMaxIntervalMs(ms: Long) = apply { config = config.copy(retryMaxIntervalMs = ms) }
     fun retryTimeBudgetMs(ms: Long) = apply { config = config.copy(retryTimeBudgetMs = ms) }
@@ -34,6 +37,7 @@ class ClientConfigBuilder {
     fun workerThreads(threads: Int) = apply { config = config.copy(workerThreads = threads) }
     fun credentialTimeoutMs(ms: Long) = apply { config = config.copy(credentialTimeoutMs = ms) }
     fun keepSucceededMs(ms: Long) = apply { config = config.copy(keepSucceededMs = ms) }
+    fun measureMedia(measure: Boolean) = apply { config = config.copy(measureMedia = measure) }
 
     fun build(): ClientConfig = config
 }

@@ -386,6 +386,55 @@ class ClientTest {
     }
 
     @Test
+    fun checkpointReadsTheUploadState() {
+        val rec = Recorder()
+        val client = client(rec)
+        sim.throttle(300 * KIB)
+        val id = client.addFile(writeFile(dir, "checkpoint.mp4", 900 * KIB))
+        assertEquals(null, client.checkpoint(id), "not started")
+        client.start()
+        rec.waitProgress()
+        client.pause()
+        rec.waitEvent<UploadEvent.Waiting>(id)
+        val checkpoint = assertNotNull(client.checkpoint(id))
+        assertNotNull(checkpoint.uploadId)
+        assertTrue(checkpoint.partsDone >= 1, "$checkpoint")
+        assertEquals(checkpoint.partsDone * checkpoint.partSize, checkpoint.bytesDone)
+        assertEquals((900 * KIB).toLong(), checkpoint.fileSize)
+        assertEquals(client.file(id)?.videoId, checkpoint.videoId)
+        sim.throttle(null)
+        client.resume()
+        rec.waitEvent<UploadEvent.Succeeded>(id)
+        assertEquals(null, client.checkpoint(id), "finished")
+    }
+
+    @Test
+    fun vodInfoFromSeedJson() {
+        val info = vodInfoFromJson("""{"Vod":{"Title":"test","CateId":"234","UserData":{"Extend":{"k":"v"}}}}""")
+        assertEquals("test", info.title)
+        assertEquals(234L, info.cateId)
+        assertEquals("""{"Extend":{"k":"v"}}""", info.userData)
+        // The JS SDK document's own sample has a stray quote: a clear error, not a crash.
+        val bad = assertThrows<VodUploadException.InvalidArgument> {
+            vodInfoFromJson("""{"Vod":{"Title":"test","CateId":"234"}"}""")
+        }
+        assertTrue(bad.detail.contains("not JSON"), bad.detail)
+        val unknown = assertThrows<VodUploadException.InvalidArgument> { vodInfoFromJson("""{"Vod":{"Titel":"x"}}""") }
+        assertTrue(unknown.detail.contains("Titel"), unknown.detail)
+
+        // The parsed info uploads; a cover image takes ImageType.
+        val rec = Recorder()
+        val client = client(rec)
+        val id = client.addFile(writeFile(dir, "seed.mp4", 50 * KIB), info)
+        val cover = client.addFile(writeFile(dir, "cover.jpg", 20 * KIB), VodInfo(imageType = ImageType.COVER))
+        client.start()
+        rec.waitEvent<UploadEvent.Succeeded>(id)
+        val image = rec.waitEvent<UploadEvent.Succeeded>(cover).result
+        assertTrue(image.objectKey.startsWith("image/cover/"), image.objectKey)
+        assertThrows<VodUploadException.InvalidArgument> { client.addFile(writeFile(dir, "notes.txt", KIB)) }
+    }
+
+    @Test
     fun `generated bindings load the host library`() {
         assertTrue(coreVersion().startsWith("vod-upload "), coreVersion())
     }
