@@ -318,7 +318,7 @@ impl<'a> Aborter<'a> {
     }
 }
 
-fn status_name(s: FileStatus) -> &'static str {
+pub fn status_name(s: FileStatus) -> &'static str {
     match s {
         FileStatus::Ready => "ready",
         FileStatus::Uploading => "uploading",
