@@ -2,7 +2,7 @@
 //! abort of its multipart upload to its cleanup outbox; this command lets the engine carry it
 //! out (bounded), or says that it is owed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use vod_upload::protocol::credentials::UploadAddress;
 use vod_upload::store::{Cleanup, FileRow, Store};
 use vod_upload::{Engine, FileStatus};
 
-use crate::cli::{CancelArgs, DeleteArgs, QueueArgs, SignatureArg};
+use crate::cli::{CancelArgs, CredentialArgs, DeleteArgs, QueueArgs, SignatureArg};
 use crate::creds::Mode;
 use crate::failure::{Exit, Failure};
 use crate::run::{base_config, default_state_db};
@@ -157,7 +157,7 @@ async fn change(id: &str, args: &QueueArgs, verb: Verb) -> Result<Exit, Failure>
         }
     }
 
-    let engine = open_engine(&mode, args, &db)?;
+    let engine = open_engine(&mode, &args.credentials, &db)?;
     if let Mode::UploadAuth {
         auth,
         address,
@@ -194,7 +194,10 @@ async fn change(id: &str, args: &QueueArgs, verb: Verb) -> Result<Exit, Failure>
     } else if matches!(mode, Mode::Simulator) {
         Abort::Owed("no credentials given".into())
     } else {
-        wait_for_outbox(&store, &ours, Duration::from_secs(args.abort_timeout)).await?
+        match wait_for_outbox(&store, &ours, Duration::from_secs(args.abort_timeout)).await? {
+            None => Abort::Aborted,
+            Some(why) => Abort::Owed(why),
+        }
     };
     engine.shutdown();
     let status = store
@@ -249,9 +252,9 @@ async fn change(id: &str, args: &QueueArgs, verb: Verb) -> Result<Exit, Failure>
 
 /// The engine on the state database with whatever credentials were given (nothing uploads:
 /// it is never started; its outbox works regardless).
-fn open_engine(mode: &Mode, args: &QueueArgs, db: &Path) -> Result<Engine, Failure> {
-    let mut config = base_config(&args.credentials, SignatureArg::V1)?;
-    if matches!(mode, Mode::Simulator) && args.credentials.vod_endpoint.is_some() {
+pub fn open_engine(mode: &Mode, creds: &CredentialArgs, db: &Path) -> Result<Engine, Failure> {
+    let mut config = base_config(creds, SignatureArg::V1)?;
+    if matches!(mode, Mode::Simulator) && creds.vod_endpoint.is_some() {
         return Err(Failure::usage(
             "--vod-endpoint needs credentials (--access-key-id/--access-key-secret)",
         ));
@@ -277,42 +280,53 @@ fn open_engine(mode: &Mode, args: &QueueArgs, db: &Path) -> Result<Engine, Failu
     Ok(engine)
 }
 
-fn cleanups(store: &Store) -> Result<Vec<Cleanup>, Failure> {
+pub fn cleanups(store: &Store) -> Result<Vec<Cleanup>, Failure> {
     store
         .cleanups()
         .map_err(|e| Failure::engine("cannot read the cleanup outbox", &e))
 }
 
+/// How long a due cleanup whose last attempt failed may stay unchanged before it counts as
+/// waiting for credentials the engine cannot get (it retries those only when given new ones).
+const STUCK_AFTER: Duration = Duration::from_secs(1);
+
 /// Waits (at most `timeout`) until the engine's outbox holds none of the cleanups `ours`
-/// selects. Ends early when each of them waits for credentials the engine cannot get (a
-/// failed attempt that left it due) or was put off past the deadline.
-async fn wait_for_outbox(
+/// selects, and returns the reason of one left, if any. Ends early when each one left is put
+/// off past the deadline, or is due but has not changed for [`STUCK_AFTER`] since an attempt
+/// failed (it waits for credentials).
+pub async fn wait_for_outbox(
     store: &Store,
     ours: &impl Fn(&Cleanup) -> bool,
     timeout: Duration,
-) -> Result<Abort, Failure> {
-    let start = Instant::now();
-    let deadline = start + timeout;
-    let initial: Vec<Cleanup> = cleanups(store)?.into_iter().filter(ours).collect();
+) -> Result<Option<String>, Failure> {
+    let deadline = Instant::now() + timeout;
+    // Each cleanup as last seen, and since when it has been so.
+    let mut seen: HashMap<i64, (Option<String>, u32, Instant)> = HashMap::new();
     loop {
         let left: Vec<Cleanup> = cleanups(store)?.into_iter().filter(ours).collect();
         if left.is_empty() {
-            return Ok(Abort::Aborted);
+            return Ok(None);
         }
         let now = Instant::now();
         let wall = std::time::SystemTime::now();
-        let stuck = left.iter().all(|c| {
-            let tried = initial
-                .iter()
-                .find(|i| i.id == c.id)
-                .is_none_or(|i| i.attempts != c.attempts || i.last_error != c.last_error);
-            let due_after_deadline = c
+        let mut settled = true;
+        for c in &left {
+            let since = match seen.get(&c.id) {
+                Some((e, n, t)) if *e == c.last_error && *n == c.attempts => *t,
+                _ => {
+                    seen.insert(c.id, (c.last_error.clone(), c.attempts, now));
+                    now
+                }
+            };
+            let put_off = c
                 .next_at
                 .duration_since(wall)
                 .is_ok_and(|w| now + w > deadline);
-            (tried && c.last_error.is_some() && c.next_at <= wall) || due_after_deadline
-        });
-        if stuck || now >= deadline {
+            let waits_for_credentials =
+                c.last_error.is_some() && c.next_at <= wall && now - since >= STUCK_AFTER;
+            settled &= put_off || waits_for_credentials;
+        }
+        if settled || now >= deadline {
             let why = left
                 .iter()
                 .find_map(|c| c.last_error.clone())
@@ -322,7 +336,7 @@ async fn wait_for_outbox(
                         timeout.as_secs()
                     )
                 });
-            return Ok(Abort::Owed(why));
+            return Ok(Some(why));
         }
         tokio::time::sleep(POLL).await;
     }
