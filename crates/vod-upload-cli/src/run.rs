@@ -758,6 +758,9 @@ async fn run(
     for id in &held {
         let _ = engine.resume_file(id);
     }
+    if matches!(end, End::Finished) && !matches!(mode, Mode::Simulator) {
+        settle_outbox(&opened.db_path, &report).await;
+    }
     let files: HashMap<String, FileInfo> = engine
         .list_files()
         .into_iter()
@@ -825,6 +828,30 @@ async fn run(
         End::Finished if any_failed => Exit::Failed,
         End::Finished => Exit::Ok,
     })
+}
+
+/// How long a run that ended normally gives the engine's cleanup outbox to carry out the
+/// aborts it owes (left by `cancel`, `delete` or `clear` without credentials, or by this run).
+const OUTBOX_WAIT: Duration = Duration::from_secs(10);
+
+/// Lets the engine abort what its outbox owes, bounded; says what stays owed.
+async fn settle_outbox(db: &Option<PathBuf>, report: &Reporter) {
+    let Some(store) = db.as_ref().and_then(|p| Store::open(p).ok()) else {
+        return;
+    };
+    if store.cleanups().map_or(true, |c| c.is_empty()) {
+        return;
+    }
+    match crate::verbs::wait_for_outbox(&store, &|_| true, OUTBOX_WAIT).await {
+        Ok(None) => report.note("owed aborts of multipart uploads carried out"),
+        Ok(Some(why)) => {
+            let n = store.cleanups().map_or(0, |c| c.len());
+            report.note(&format!(
+                "{n} abort(s) of multipart uploads still owed ({why}); a later run with credentials carries them out"
+            ));
+        }
+        Err(_) => {}
+    }
 }
 
 /// Ctrl-C, or SIGTERM on Unix.

@@ -124,6 +124,36 @@ fn delete_removes_the_file() {
     assert!(out.stderr.contains("no upload with id"), "{}", out.stderr);
 }
 
+/// Without credentials, `delete` removes the file and leaves the abort owed in the database;
+/// the next run with credentials (here a `resume` with nothing to upload) carries it out.
+#[test]
+fn delete_without_credentials_owes_the_abort() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _, id) = half_uploaded(&sim, dir.path());
+    let out = run(&[
+        s("delete"),
+        s("--json"),
+        s("--state-db"),
+        p(&db),
+        id.clone(),
+    ]);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.one("deleted")["multipart_upload"], "owed");
+    assert!(out.stderr.contains("next vod-upload run"), "{}", out.stderr);
+    assert!(list(&db).is_empty());
+    assert_eq!(sim.stats()["multipart_uploads_in_progress"], 1);
+
+    let mut resume = vec![s("resume"), s("--json"), s("--state-db"), p(&db)];
+    resume.extend(sim.mode2());
+    let out = run(&resume);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stderr.contains("carried out"), "{}", out.stderr);
+    let stats = sim.stats();
+    assert_eq!(stats["multipart_uploads_in_progress"], 0, "{stats}");
+    assert_eq!(stats["multipart_uploads_aborted"], 1, "{stats}");
+}
+
 #[test]
 fn retry_uploads_a_failed_file() {
     let sim = Sim::start();
