@@ -38,9 +38,9 @@ struct Opened {
     /// The embedded simulator, when there were no credentials (serves until dropped).
     _sim: Option<Simulator>,
     db_path: Option<PathBuf>,
-    /// Why the network policy forbids the network given (`None`: it allows it), and how long
-    /// to let the engine wait for an allowed one.
-    blocked: Option<String>,
+    /// Why the network policy forbids the network given and what to do about it (`None`: it
+    /// allows it), and how long to let the engine wait for an allowed one.
+    blocked: Option<(String, &'static str)>,
     wait_network: Duration,
 }
 
@@ -442,13 +442,21 @@ async fn open(
     // Before any start: a forbidden network never carries a byte.
     let state = network.state().unwrap_or(vod_upload::NetworkState::UNKNOWN);
     engine.set_network_state(state);
-    let blocked = (!vod_upload::engine::network::allows(&state, &network.policy(), 0)).then(|| {
-        format!(
-            "the network policy {} does not allow {}",
-            network.policy_name(),
-            network.describe()
-        )
-    });
+    let blocked = match network.network {
+        _ if vod_upload::engine::network::allows(&state, &network.policy(), 0) => None,
+        Some(crate::cli::NetworkArg::None) => Some((
+            "there is no network (--network none)".to_owned(),
+            "run again with a network",
+        )),
+        _ => Some((
+            format!(
+                "the network policy {} does not allow {}",
+                network.policy_name(),
+                network.describe()
+            ),
+            "run again on an allowed network (--network wifi) or with another --network-policy",
+        )),
+    };
 
     let set = match (mode, &sim) {
         (Mode::Simulator, Some(s)) => engine.set_sts_token(
@@ -636,7 +644,7 @@ async fn run(
         let network_wait = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(network_wait);
         let mut network_armed = false;
-        if let Some(why) = &opened.blocked {
+        if let Some((why, _)) = &opened.blocked {
             report.note(&format!("waiting for an allowed network: {why}"));
         }
         loop {
@@ -811,14 +819,19 @@ async fn run(
             Exit::CredentialsExpired
         }
         End::NetworkBlocked => {
-            let why = opened
+            let (why, hint) = opened
                 .blocked
-                .as_deref()
-                .unwrap_or("the network is not allowed");
-            eprintln!(
-                "error: NetworkNotAllowed: waiting for an allowed network: {why}; the upload is checkpointed: \
-                 run again on an allowed network (--network wifi) or with --network-policy any"
-            );
+                .clone()
+                .unwrap_or(("the network is not allowed".into(), "run again"));
+            match &opened.db_path {
+                Some(_) => eprintln!(
+                    "error: NetworkNotAllowed: waiting for an allowed network: {why}; the upload is checkpointed: \
+                     {hint}"
+                ),
+                None => eprintln!(
+                    "error: NetworkNotAllowed: waiting for an allowed network: {why}; {resume_hint}"
+                ),
+            }
             Exit::NetworkBlocked
         }
         End::EngineGone => {
