@@ -17,8 +17,10 @@ pub struct Cli {
 }
 
 const EXIT_STATUS: &str = "Exit status: 0 every file succeeded; 1 a file failed (its error code and message on \
-stderr); 2 invalid arguments; 3 the credentials expired (the upload is checkpointed: run again with fresh \
-ones); 4 the state database or the simulator could not be set up; 130 interrupted (checkpointed).";
+stderr); 2 invalid arguments (an unknown file id, a file already uploaded, ...); 3 the credentials expired \
+(the upload is checkpointed: run again with fresh ones); 4 the state database or the simulator could not be set \
+up; 5 the network policy forbids the network given with --network (checkpointed: run again on an allowed \
+network); 130 interrupted (checkpointed).";
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -31,8 +33,179 @@ pub enum Command {
     Resume(Box<ResumeArgs>),
     /// Empty the state database, aborting unfinished multipart uploads when credentials allow.
     Clear(Box<ClearArgs>),
+    /// Cancel one upload: it stays listed as canceled, its multipart upload is aborted (unless
+    /// --keep-upload); `retry` queues it again.
+    #[command(after_help = EXIT_STATUS)]
+    Cancel(Box<CancelArgs>),
+    /// Remove one upload from the state database, aborting its multipart upload.
+    #[command(after_help = EXIT_STATUS)]
+    Delete(Box<DeleteArgs>),
+    /// Upload a canceled or failed file again, continuing its checkpoint when there is one.
+    #[command(after_help = EXIT_STATUS)]
+    Retry(Box<RetryArgs>),
     /// A guided tour of the engine on the built-in simulator (about 10 seconds).
     Demo(DemoArgs),
+}
+
+/// Aborts of multipart uploads go through the engine's cleanup outbox, persisted in the state
+/// database: an abort that cannot be carried out now (no credentials, the service
+/// unreachable) is carried out by the next `vod-upload` run that has credentials.
+const ABORTS: &str = "An abort that cannot be carried out now (no credentials given, the service unreachable) stays \
+owed in the state database and is carried out by the next vod-upload run on it that has credentials.";
+
+#[derive(Args)]
+#[command(after_long_help = ABORTS)]
+pub struct CancelArgs {
+    /// The file's id, as `vod-upload list` shows it (a unique prefix is enough).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Keep the multipart upload on the server, so `retry` continues where it stopped.
+    #[arg(long)]
+    pub keep_upload: bool,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+}
+
+#[derive(Args)]
+#[command(after_long_help = ABORTS)]
+pub struct DeleteArgs {
+    /// The file's id, as `vod-upload list` shows it (a unique prefix is enough).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+}
+
+/// What `cancel` and `delete` need besides the id.
+#[derive(Args)]
+pub struct QueueArgs {
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// The state database (default: the user's data directory).
+    #[arg(long, value_name = "PATH")]
+    pub state_db: Option<PathBuf>,
+    /// How long to wait for the server to confirm the abort of the multipart upload before
+    /// leaving it owed (see below).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub abort_timeout: u64,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct RetryArgs {
+    /// The file's id, as `vod-upload list` shows it (a unique prefix is enough).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+/// The network the engine is told about, and the policy it applies to it.
+#[derive(Args, Clone)]
+pub struct NetworkArgs {
+    /// The network this device is on, as a phone reports it to the engine (default: unknown,
+    /// which every policy allows).
+    #[arg(long, value_name = "TYPE", value_enum)]
+    pub network: Option<NetworkArg>,
+    /// Whether that network is charged by volume [default: yes for cellular, no otherwise;
+    /// --metered alone: yes]
+    #[arg(long, value_name = "YES|NO", requires = "network", num_args = 0..=1,
+          default_missing_value = "yes", hide_possible_values = true,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub metered: Option<bool>,
+    /// That network is roaming.
+    #[arg(long, requires = "network")]
+    pub roaming: bool,
+    /// Which networks may carry upload bytes.
+    #[arg(long, value_name = "POLICY", value_enum, default_value_t = PolicyArg::Any)]
+    pub network_policy: PolicyArg,
+    /// When the policy forbids the network, how long the engine is left waiting for an allowed
+    /// one before the command exits with status 5 (checkpoints kept). The network given with
+    /// --network does not change during a run, so by default (0) it exits at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub wait_network: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetworkArg {
+    Wifi,
+    Cellular,
+    Ethernet,
+    None,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyArg {
+    /// Wi-Fi and Ethernet only (Alibaba's advice for phones: no uploads on 3G/4G).
+    WifiOnly,
+    /// Any network with internet access.
+    Any,
+    /// Any network that is neither metered nor roaming.
+    UnmeteredOnly,
+}
+
+impl NetworkArgs {
+    /// The state to report to the engine (`None`: leave it unknown).
+    pub fn state(&self) -> Option<vod_upload::NetworkState> {
+        use vod_upload::NetworkType;
+        let kind = self.network?;
+        let network_type = match kind {
+            NetworkArg::Wifi => NetworkType::Wifi,
+            NetworkArg::Cellular => NetworkType::Cellular,
+            NetworkArg::Ethernet => NetworkType::Ethernet,
+            NetworkArg::None => NetworkType::None,
+        };
+        Some(vod_upload::NetworkState {
+            network_type,
+            metered: self.metered.unwrap_or(kind == NetworkArg::Cellular),
+            roaming: self.roaming,
+            validated: kind != NetworkArg::None,
+        })
+    }
+
+    pub fn policy(&self) -> vod_upload::NetworkPolicy {
+        match self.network_policy {
+            PolicyArg::WifiOnly => vod_upload::NetworkPolicy::WifiOnly,
+            PolicyArg::Any => vod_upload::NetworkPolicy::Any,
+            PolicyArg::UnmeteredOnly => vod_upload::NetworkPolicy::UnmeteredOnly,
+        }
+    }
+
+    /// For messages: the network as given.
+    pub fn describe(&self) -> String {
+        let Some(kind) = self.network else {
+            return "an unknown network".into();
+        };
+        let name = match kind {
+            NetworkArg::Wifi => "Wi-Fi",
+            NetworkArg::Cellular => "cellular",
+            NetworkArg::Ethernet => "Ethernet",
+            NetworkArg::None => return "no network (--network none)".into(),
+        };
+        let state = self.state().expect("a network was given");
+        let mut s = name.to_owned();
+        if state.metered {
+            s.push_str(", metered");
+        }
+        if state.roaming {
+            s.push_str(", roaming");
+        }
+        s
+    }
+
+    pub fn policy_name(&self) -> &'static str {
+        match self.network_policy {
+            PolicyArg::WifiOnly => "wifi-only",
+            PolicyArg::Any => "any",
+            PolicyArg::UnmeteredOnly => "unmetered-only",
+        }
+    }
 }
 
 #[derive(Args)]
@@ -47,6 +220,8 @@ pub struct UploadArgs {
     pub transfer: TransferArgs,
     #[command(flatten)]
     pub metadata: MetadataArgs,
+    #[command(flatten)]
+    pub network: NetworkArgs,
     /// Upload again files the state database records as already uploaded.
     #[arg(long)]
     pub force: bool,
@@ -58,6 +233,8 @@ pub struct ResumeArgs {
     pub credentials: CredentialArgs,
     #[command(flatten)]
     pub transfer: TransferArgs,
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 #[derive(Args)]

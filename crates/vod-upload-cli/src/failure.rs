@@ -16,6 +16,9 @@ pub enum Exit {
     CredentialsExpired = 3,
     /// The state database, the simulator or the runtime could not be set up.
     Setup = 4,
+    /// The network policy forbids the network given with `--network`: the upload is
+    /// checkpointed; run again on an allowed network.
+    NetworkBlocked = 5,
     /// Interrupted (Ctrl-C / SIGTERM); checkpoints are kept.
     Interrupted = 130,
 }

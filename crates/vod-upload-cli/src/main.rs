@@ -8,6 +8,7 @@ mod queue;
 mod report;
 mod run;
 mod util;
+mod verbs;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,9 @@ fn main() -> ExitCode {
             Command::Resume(a) => run::resume(*a).await,
             Command::List(a) => queue::list(a),
             Command::Clear(a) => queue::clear(*a).await,
+            Command::Cancel(a) => verbs::cancel(*a).await,
+            Command::Delete(a) => verbs::delete(*a).await,
+            Command::Retry(a) => run::retry(*a).await,
             Command::Demo(a) => demo::run(a).await,
         }
     });

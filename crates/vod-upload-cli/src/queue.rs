@@ -1,14 +1,12 @@
-//! `list` and `clear`: the persisted queue, read and emptied through the checkpoint store.
+//! `list` and `clear`: the persisted queue, read through the checkpoint store and emptied
+//! through the engine (whose cleanup outbox aborts the multipart uploads).
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use vod_upload::protocol::credentials::{Credentials, UploadAddress, UploadAuth};
-use vod_upload::protocol::sign::region_from_endpoint;
-use vod_upload::store::{FileRow, Session, Store};
-use vod_upload::transport::http::{HttpConfig, build_client, validate_endpoint};
-use vod_upload::transport::oss::{OssAuth, OssClient, OssLocation};
-use vod_upload::transport::vod::{VodClient, default_vod_endpoint};
+use vod_upload::protocol::credentials::UploadAddress;
+use vod_upload::store::{Cleanup, Session, Store};
 use vod_upload::{FileStatus, UploadTarget};
 
 use crate::cli::{ClearArgs, ListArgs};
@@ -16,6 +14,7 @@ use crate::creds::Mode;
 use crate::failure::{Exit, Failure};
 use crate::run::default_state_db;
 use crate::util::{Obj, human_bytes, table};
+use crate::verbs::{cleanups, open_engine, wait_for_outbox};
 
 pub fn list(args: ListArgs) -> Result<Exit, Failure> {
     let path = match args.state_db {
@@ -99,9 +98,12 @@ enum Abort {
     /// Nothing open on the server (finished, not started, or a single PutObject).
     Nothing,
     Aborted,
-    /// Could not be aborted; the reason.
+    /// Not aborted yet (owed in the outbox); the reason.
     LeftOpen(String),
 }
+
+/// How long `clear` waits for the server to confirm the aborts.
+const ABORT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn clear(args: ClearArgs) -> Result<Exit, Failure> {
     let mode = Mode::resolve(&args.credentials)?;
@@ -115,18 +117,76 @@ pub async fn clear(args: ClearArgs) -> Result<Exit, Failure> {
     let rows = store
         .list_files()
         .map_err(|e| Failure::engine("cannot read the state database", &e))?;
-    let aborter = Aborter::new(&mode, &args.credentials)?;
+    // The multipart upload each unfinished file has open.
+    let open: Vec<Option<Session>> = rows
+        .iter()
+        .map(|r| {
+            store
+                .get_session(&r.id)
+                .ok()
+                .flatten()
+                .filter(|s| s.upload_id.is_some() && r.status != FileStatus::Succeeded)
+        })
+        .collect();
+
+    // The engine deletes every file and owes the aborts to its cleanup outbox, persisted, so
+    // none is forgotten: what cannot be aborted now is by the next run with credentials.
+    let engine = open_engine(&mode, &args.credentials, &path)?;
+    if let Mode::UploadAuth {
+        auth,
+        address,
+        video_id,
+    } = &mode
+        && let Ok(a) = UploadAddress::decode(address)
+        && let Some(r) = rows.iter().zip(&open).find_map(|(r, s)| {
+            s.as_ref()
+                .filter(|s| s.bucket == a.bucket && s.object == a.file_name)
+                .map(|_| r)
+        })
+        && !r.status.is_terminal()
+    {
+        // The abort of that file's upload is made with them.
+        engine
+            .set_upload_auth_and_address(&r.id, auth.expose(), address, video_id.clone())
+            .map_err(|e| Failure::engine("the UploadAuth/UploadAddress were refused", &e))?;
+    }
+    let before: HashSet<i64> = cleanups(&store)?.iter().map(|c| c.id).collect();
+    let uploads: HashSet<String> = open
+        .iter()
+        .flatten()
+        .filter_map(|s| s.upload_id.clone())
+        .collect();
+    if let Err(e) = engine.clear_files() {
+        engine.shutdown();
+        return Err(Failure::engine("cannot clear the state database", &e));
+    }
+    let ours = |c: &Cleanup| {
+        !before.contains(&c.id) || c.upload_id.as_ref().is_some_and(|u| uploads.contains(u))
+    };
+    let why = match mode {
+        Mode::Simulator => Some("no credentials given".to_owned()),
+        _ => wait_for_outbox(&store, &ours, ABORT_TIMEOUT).await?,
+    };
+    engine.shutdown();
+    let owed: HashMap<String, Option<String>> = cleanups(&store)?
+        .into_iter()
+        .filter(|c| ours(c))
+        .filter_map(|c| Some((c.upload_id?, c.last_error)))
+        .collect();
 
     let (mut aborted, mut left_open) = (0, 0);
-    for r in &rows {
-        let session = store
-            .get_session(&r.id)
-            .ok()
-            .flatten()
-            .filter(|s| s.upload_id.is_some());
-        let abort = match (&session, r.status) {
-            (None, _) | (_, FileStatus::Succeeded) => Abort::Nothing,
-            (Some(s), _) => aborter.abort(r, s).await,
+    for (r, session) in rows.iter().zip(&open) {
+        let upload = session.as_ref().and_then(|s| s.upload_id.as_ref());
+        let abort = match upload {
+            None => Abort::Nothing,
+            Some(u) => match owed.get(u) {
+                None => Abort::Aborted,
+                Some(e) => Abort::LeftOpen(
+                    e.clone()
+                        .or_else(|| why.clone())
+                        .unwrap_or_else(|| "not confirmed yet".into()),
+                ),
+            },
         };
         let name = r.source.location();
         let (what, text) = match &abort {
@@ -137,7 +197,10 @@ pub async fn clear(args: ClearArgs) -> Result<Exit, Failure> {
             }
             Abort::LeftOpen(why) => {
                 left_open += 1;
-                ("left_open", format!(" (multipart upload left open: {why})"))
+                (
+                    "left_open",
+                    format!(" (multipart upload not aborted yet: {why})"),
+                )
             }
         };
         if args.json {
@@ -154,21 +217,20 @@ pub async fn clear(args: ClearArgs) -> Result<Exit, Failure> {
             println!("removed {name} [{}]{text}", status_name(r.status));
         }
     }
-    store
-        .clear_files()
-        .map_err(|e| Failure::engine("cannot clear the state database", &e))?;
     if !args.json {
         println!(
             "cleared {} upload(s) from {}: {aborted} multipart upload(s) aborted, {left_open} left open",
             rows.len(),
             path.display()
         );
-        if left_open > 0 {
-            eprintln!(
-                "open multipart uploads keep their parts on the server until aborted or removed by the bucket's \
-                 lifecycle rule"
-            );
-        }
+    }
+    if left_open > 0 {
+        eprintln!(
+            "the abort of {left_open} multipart upload(s) is owed: it is kept in {} and carried out by the next \
+             vod-upload run on it that has credentials (their parts stay billed until then, or until the bucket's \
+             lifecycle rule removes them)",
+            path.display()
+        );
     }
     Ok(Exit::Ok)
 }
@@ -189,137 +251,7 @@ fn open_existing(path: &Path, say: bool) -> Result<Option<Store>, Failure> {
         .map_err(|e| Failure::engine("cannot open the state database", &e))
 }
 
-/// Aborts multipart uploads with whatever the given credentials allow.
-struct Aborter<'a> {
-    mode: &'a Mode,
-    region: String,
-    oss: Option<OssClient>,
-    vod: Option<VodClient>,
-    signature: vod_upload::protocol::SignatureVersion,
-}
-
-impl<'a> Aborter<'a> {
-    fn new(mode: &'a Mode, creds: &crate::cli::CredentialArgs) -> Result<Aborter<'a>, Failure> {
-        let http_config = HttpConfig {
-            allow_http: creds.allow_http,
-            extra_root_certificates: creds.extra_root_certificates()?,
-            request_timeout: Duration::from_secs(30),
-            ..HttpConfig::default()
-        };
-        let (oss, vod) = match mode {
-            Mode::Simulator => (None, None),
-            _ => {
-                let http = build_client(&http_config)
-                    .map_err(|e| Failure::engine("cannot set up HTTP", &e))?;
-                let endpoint = creds
-                    .vod_endpoint
-                    .clone()
-                    .unwrap_or_else(|| default_vod_endpoint(&creds.region));
-                let url = validate_endpoint(&endpoint, creds.allow_http)
-                    .map_err(|e| Failure::engine("invalid --vod-endpoint", &e))?;
-                (
-                    Some(OssClient::new(http.clone(), http_config)),
-                    Some(VodClient::new(http, url).with_region(creds.region.clone())),
-                )
-            }
-        };
-        Ok(Aborter {
-            mode,
-            region: creds.region.clone(),
-            oss,
-            vod,
-            signature: vod_upload::protocol::SignatureVersion::V1,
-        })
-    }
-
-    async fn abort(&self, row: &FileRow, s: &Session) -> Abort {
-        let Some(upload_id) = s.upload_id.as_deref() else {
-            return Abort::Nothing;
-        };
-        let Some(oss) = &self.oss else {
-            return Abort::LeftOpen("no credentials given".into());
-        };
-        let creds = match self.credentials_for(row, s).await {
-            Ok(c) => c,
-            Err(why) => return Abort::LeftOpen(why),
-        };
-        let loc = OssLocation {
-            endpoint: s.endpoint.clone(),
-            bucket: s.bucket.clone(),
-            key: s.object.clone(),
-        };
-        let auth = OssAuth {
-            region: creds
-                .1
-                .or_else(|| region_from_endpoint(&s.endpoint))
-                .unwrap_or_else(|| self.region.clone()),
-            credentials: creds.0,
-            version: self.signature,
-        };
-        match oss.abort_multipart(&loc, &auth, upload_id).await {
-            Ok(()) => Abort::Aborted,
-            // Already gone: nothing is left open.
-            Err(vod_upload::Error::Service(e)) if e.code == "NoSuchUpload" => Abort::Nothing,
-            Err(e) => Abort::LeftOpen(format!("{}: {e}", e.code())),
-        }
-    }
-
-    /// OSS credentials for the file's object, and the region they name.
-    async fn credentials_for(
-        &self,
-        row: &FileRow,
-        s: &Session,
-    ) -> Result<(Credentials, Option<String>), String> {
-        match self.mode {
-            Mode::Simulator => Err("no credentials given".into()),
-            Mode::UploadAuth { auth, address, .. } => {
-                let address = UploadAddress::decode(address).map_err(|e| e.to_string())?;
-                if address.bucket != s.bucket || address.file_name != s.object {
-                    return Err("the UploadAuth given is for another object".into());
-                }
-                let auth = UploadAuth::decode(auth.expose(), SystemTime::now())
-                    .map_err(|e| e.to_string())?;
-                Ok((auth.credentials, auth.region))
-            }
-            Mode::Key {
-                access_key_id,
-                access_key_secret,
-                security_token,
-            } => {
-                let key = Credentials {
-                    access_key_id: access_key_id.clone(),
-                    access_key_secret: access_key_secret.clone(),
-                    security_token: security_token.clone(),
-                    expires_at: None,
-                };
-                match &row.target {
-                    UploadTarget::Object { .. } => Ok((key, None)),
-                    UploadTarget::Image | UploadTarget::AttachedMedia { .. } => Err(
-                        "VOD cannot renew an image's or attached media's upload credentials \
-                         (no refresh call)"
-                            .into(),
-                    ),
-                    UploadTarget::Video => {
-                        let video = s.video_id.clone().or_else(|| row.video_id.clone());
-                        let Some(video) = video else {
-                            return Err("no video id recorded".into());
-                        };
-                        let Some(vod) = &self.vod else {
-                            return Err("no VOD client".into());
-                        };
-                        let ticket = vod
-                            .refresh_upload_video(&key, &video)
-                            .await
-                            .map_err(|e| format!("RefreshUploadVideo failed: {}: {e}", e.code()))?;
-                        Ok((ticket.upload_auth.credentials, ticket.upload_auth.region))
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn status_name(s: FileStatus) -> &'static str {
+pub fn status_name(s: FileStatus) -> &'static str {
     match s {
         FileStatus::Ready => "ready",
         FileStatus::Uploading => "uploading",

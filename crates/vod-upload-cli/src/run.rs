@@ -14,7 +14,9 @@ use vod_upload::{
     UploadTarget, VodInfo,
 };
 
-use crate::cli::{CredentialArgs, ResumeArgs, SignatureArg, TransferArgs, UploadArgs};
+use crate::cli::{
+    CredentialArgs, NetworkArgs, ResumeArgs, RetryArgs, SignatureArg, TransferArgs, UploadArgs,
+};
 use crate::creds::Mode;
 use crate::failure::{Exit, Failure};
 use crate::report::{Outcome, Reporter, Row};
@@ -36,6 +38,10 @@ struct Opened {
     /// The embedded simulator, when there were no credentials (serves until dropped).
     _sim: Option<Simulator>,
     db_path: Option<PathBuf>,
+    /// Why the network policy forbids the network given and what to do about it (`None`: it
+    /// allows it), and how long to let the engine wait for an allowed one.
+    blocked: Option<(String, &'static str)>,
+    wait_network: Duration,
 }
 
 /// One file this run waits for.
@@ -67,6 +73,7 @@ pub async fn upload(args: UploadArgs) -> Result<Exit, Failure> {
         &mode,
         &args.credentials,
         &args.transfer,
+        &args.network,
         &report,
         Some(&wanted),
     )
@@ -206,7 +213,15 @@ pub async fn resume(args: ResumeArgs) -> Result<Exit, Failure> {
         ));
     }
     let report = Reporter::new(args.transfer.json);
-    let opened = open(&mode, &args.credentials, &args.transfer, &report, None).await?;
+    let opened = open(
+        &mode,
+        &args.credentials,
+        &args.transfer,
+        &args.network,
+        &report,
+        None,
+    )
+    .await?;
     let engine = &opened.engine;
     let mut items = Vec::new();
     for e in engine.list_files() {
@@ -247,29 +262,118 @@ pub async fn resume(args: ResumeArgs) -> Result<Exit, Failure> {
     run(opened, mode, items, Vec::new(), report).await
 }
 
+/// `retry ID`: queues a canceled or failed file again and uploads it (and only it).
+pub async fn retry(args: RetryArgs) -> Result<Exit, Failure> {
+    let mode = Mode::resolve(&args.credentials)?;
+    if matches!(mode, Mode::Simulator) {
+        return Err(Failure::usage(
+            "retry needs the credentials the upload was made with: --access-key-id/--access-key-secret \
+             (or the ALIBABA_CLOUD_* variables), or --upload-auth/--upload-address",
+        ));
+    }
+    let db = match &args.transfer.state_db {
+        Some(p) => p.clone(),
+        None => default_state_db()?,
+    };
+    let row = {
+        let store = crate::verbs::open_for_id(&db)?;
+        let rows = store
+            .list_files()
+            .map_err(|e| Failure::engine("cannot read the state database", &e))?;
+        crate::verbs::find_id(&rows, &args.id, &db)?.clone()
+    };
+    let name = row.source.location();
+    match row.status {
+        FileStatus::Failed | FileStatus::Canceled => {}
+        FileStatus::Succeeded => {
+            return Err(Failure::usage(format!(
+                "{name} ({}) is already uploaded; `vod-upload upload --force {name}` uploads it again",
+                row.id
+            )));
+        }
+        other => {
+            return Err(Failure::usage(format!(
+                "{name} ({}) is {}, not canceled or failed: `vod-upload resume` continues it",
+                row.id,
+                crate::verbs::status_name(other)
+            )));
+        }
+    }
+    let report = Reporter::new(args.transfer.json);
+    let wanted: HashSet<PathBuf> = [row.source.display_path()].into_iter().collect();
+    let mut transfer = args.transfer.clone();
+    transfer.state_db = Some(db);
+    let opened = open(
+        &mode,
+        &args.credentials,
+        &transfer,
+        &args.network,
+        &report,
+        Some(&wanted),
+    )
+    .await?;
+    let engine = &opened.engine;
+    // Another process may have changed it since it was read: check again, on the engine's view.
+    match engine.file(&row.id).map(|f| f.status) {
+        Some(FileStatus::Failed | FileStatus::Canceled) => {}
+        _ => {
+            return Err(Failure::usage(format!(
+                "{name} ({}) changed in the state database meanwhile; see `vod-upload list`",
+                row.id
+            )));
+        }
+    }
+    engine
+        .resume_file(&row.id)
+        .map_err(|e| Failure::engine("cannot update the queue", &e))?;
+    if let Mode::UploadAuth {
+        auth,
+        address,
+        video_id,
+    } = &mode
+    {
+        engine
+            .set_upload_auth_and_address(&row.id, auth.expose(), address, video_id.clone())
+            .map_err(|e| Failure::engine("the UploadAuth/UploadAddress were refused", &e))?;
+    }
+    let items = vec![Item {
+        id: row.id.clone(),
+        name,
+        pos: 0,
+    }];
+    run(opened, mode, items, Vec::new(), report).await
+}
+
+/// The engine configuration the flags ask for (no database, no simulator yet).
+pub fn base_config(creds: &CredentialArgs, signature: SignatureArg) -> Result<Config, Failure> {
+    Ok(Config {
+        region: creds.region.clone(),
+        vod_endpoint: creds.vod_endpoint.clone(),
+        allow_http: creds.allow_http,
+        extra_root_certificates: creds.extra_root_certificates()?,
+        signature_version: match signature {
+            SignatureArg::V1 => vod_upload::protocol::SignatureVersion::V1,
+            SignatureArg::V4 => vod_upload::protocol::SignatureVersion::V4,
+        },
+        // A desktop has no metered-network signal to honour; `--network-policy` sets one.
+        network_policy: NetworkPolicy::Any,
+        progress_interval: Duration::from_millis(100),
+        ..Config::default()
+    })
+}
+
 /// Starts the simulator if needed and opens the engine with the credentials set. `files`: the
 /// canonical paths this run uploads (`None`: every unfinished upload).
 async fn open(
     mode: &Mode,
     creds: &CredentialArgs,
     transfer: &TransferArgs,
+    network: &NetworkArgs,
     report: &Reporter,
     files: Option<&HashSet<PathBuf>>,
 ) -> Result<Opened, Failure> {
-    let mut config = Config {
-        region: creds.region.clone(),
-        vod_endpoint: creds.vod_endpoint.clone(),
-        allow_http: creds.allow_http,
-        extra_root_certificates: creds.extra_root_certificates()?,
-        signature_version: match transfer.signature_version {
-            SignatureArg::V1 => vod_upload::protocol::SignatureVersion::V1,
-            SignatureArg::V4 => vod_upload::protocol::SignatureVersion::V4,
-        },
-        // A desktop has no metered-network signal to honour.
-        network_policy: NetworkPolicy::Any,
-        progress_interval: Duration::from_millis(100),
-        ..Config::default()
-    };
+    let mut config = base_config(creds, transfer.signature_version)?;
+    config.network_policy = network.policy();
     if let Some(p) = transfer.part_size {
         config.part_size = p;
     }
@@ -335,6 +439,24 @@ async fn open(
     }
     let (tx, events) = mpsc::unbounded_channel();
     engine.subscribe(Arc::new(Forward(tx))).detach();
+    // Before any start: a forbidden network never carries a byte.
+    let state = network.state().unwrap_or(vod_upload::NetworkState::UNKNOWN);
+    engine.set_network_state(state);
+    let blocked = match network.network {
+        _ if vod_upload::engine::network::allows(&state, &network.policy(), 0) => None,
+        Some(crate::cli::NetworkArg::None) => Some((
+            "there is no network (--network none)".to_owned(),
+            "run again with a network",
+        )),
+        _ => Some((
+            format!(
+                "the network policy {} does not allow {}",
+                network.policy_name(),
+                network.describe()
+            ),
+            "run again on an allowed network (--network wifi) or with another --network-policy",
+        )),
+    };
 
     let set = match (mode, &sim) {
         (Mode::Simulator, Some(s)) => engine.set_sts_token(
@@ -367,6 +489,8 @@ async fn open(
         events,
         _sim: sim,
         db_path,
+        blocked,
+        wait_network: Duration::from_secs(network.wait_network),
     })
 }
 
@@ -468,6 +592,8 @@ enum End {
     Finished,
     Interrupted,
     CredentialsExpired,
+    /// The network policy forbids the network, and the wait for an allowed one ran out.
+    NetworkBlocked,
     /// The engine stopped sending events (it cannot, while it lives; a safety net).
     EngineGone,
 }
@@ -514,6 +640,13 @@ async fn run(
         engine.start();
         let stop = shutdown_signal();
         tokio::pin!(stop);
+        // Armed when a file of this run waits for the network the policy forbids.
+        let network_wait = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(network_wait);
+        let mut network_armed = false;
+        if let Some((why, _)) = &opened.blocked {
+            report.note(&format!("waiting for an allowed network: {why}"));
+        }
         loop {
             if pending.is_empty() {
                 break End::Finished;
@@ -521,6 +654,7 @@ async fn run(
             let event = tokio::select! {
                 ev = opened.events.recv() => ev,
                 _ = &mut stop => break End::Interrupted,
+                _ = &mut network_wait, if network_armed => break End::NetworkBlocked,
             };
             let Some(event) = event else {
                 break End::EngineGone;
@@ -611,6 +745,15 @@ async fn run(
                 Event::Waiting { file, reason } => {
                     if let Some(name) = names.get(&file.id) {
                         report.waiting(name, &file.id, &reason);
+                        if reason == vod_upload::WaitingReason::Network
+                            && opened.blocked.is_some()
+                            && !network_armed
+                        {
+                            network_armed = true;
+                            network_wait
+                                .as_mut()
+                                .reset(tokio::time::Instant::now() + opened.wait_network);
+                        }
                     }
                 }
                 Event::AllDone => {}
@@ -622,6 +765,9 @@ async fn run(
     engine.stop();
     for id in &held {
         let _ = engine.resume_file(id);
+    }
+    if matches!(end, End::Finished) && !matches!(mode, Mode::Simulator) {
+        settle_outbox(&opened.db_path, &report).await;
     }
     let files: HashMap<String, FileInfo> = engine
         .list_files()
@@ -672,6 +818,22 @@ async fn run(
             );
             Exit::CredentialsExpired
         }
+        End::NetworkBlocked => {
+            let (why, hint) = opened
+                .blocked
+                .clone()
+                .unwrap_or(("the network is not allowed".into(), "run again"));
+            match &opened.db_path {
+                Some(_) => eprintln!(
+                    "error: NetworkNotAllowed: waiting for an allowed network: {why}; the upload is checkpointed: \
+                     {hint}"
+                ),
+                None => eprintln!(
+                    "error: NetworkNotAllowed: waiting for an allowed network: {why}; {resume_hint}"
+                ),
+            }
+            Exit::NetworkBlocked
+        }
         End::EngineGone => {
             eprintln!("error: the upload engine stopped unexpectedly");
             Exit::Failed
@@ -679,6 +841,30 @@ async fn run(
         End::Finished if any_failed => Exit::Failed,
         End::Finished => Exit::Ok,
     })
+}
+
+/// How long a run that ended normally gives the engine's cleanup outbox to carry out the
+/// aborts it owes (left by `cancel`, `delete` or `clear` without credentials, or by this run).
+const OUTBOX_WAIT: Duration = Duration::from_secs(10);
+
+/// Lets the engine abort what its outbox owes, bounded; says what stays owed.
+async fn settle_outbox(db: &Option<PathBuf>, report: &Reporter) {
+    let Some(store) = db.as_ref().and_then(|p| Store::open(p).ok()) else {
+        return;
+    };
+    if store.cleanups().map_or(true, |c| c.is_empty()) {
+        return;
+    }
+    match crate::verbs::wait_for_outbox(&store, &|_| true, OUTBOX_WAIT).await {
+        Ok(None) => report.note("owed aborts of multipart uploads carried out"),
+        Ok(Some(why)) => {
+            let n = store.cleanups().map_or(0, |c| c.len());
+            report.note(&format!(
+                "{n} abort(s) of multipart uploads still owed ({why}); a later run with credentials carries them out"
+            ));
+        }
+        Err(_) => {}
+    }
 }
 
 /// Ctrl-C, or SIGTERM on Unix.
