@@ -20,6 +20,7 @@
 pub mod engine;
 pub mod error;
 mod ffi;
+pub(crate) mod media;
 pub mod model;
 pub mod protocol;
 pub mod source;
