@@ -26,9 +26,6 @@
 //! The only size taken from the file that decides an allocation is `moov`'s, bounded by
 //! [`MAX_MOOV`] and by the file size; everything inside is decoded from that buffer.
 
-// Not wired into the engine yet (CreateUploadVideo's UserData will call it).
-#![cfg_attr(not(test), allow(dead_code))]
-
 use std::io::{self, Read, Seek, SeekFrom};
 
 use mp4_atom::{FourCC, Header, Moov, ReadAtom, ReadFrom};

@@ -339,12 +339,13 @@ impl FileCtx {
                     });
                 let vod = self.inner.vod_for(region.as_deref())?;
                 let name = self.source()?.file_name();
-                let info = self.vod_info_for_create()?;
-                let create = || {
+                let create = || async {
+                    let info = self.vod_info_for_create().await?;
                     self.with_retry(|| {
                         let size = self.total();
                         vod.create_upload_video(&sts, &name, size, &info)
                     })
+                    .await
                 };
                 let ticket = match known {
                     Some(v) => match self.with_retry(|| vod.refresh_upload_video(&sts, &v)).await {
@@ -622,9 +623,33 @@ impl FileCtx {
         })
     }
 
-    /// The VodInfo for CreateUploadVideo.
-    fn vod_info_for_create(&self) -> Result<VodInfo> {
-        Ok(self.vod_info.clone())
+    /// The VodInfo for CreateUploadVideo: the app's, with the container's Duration, Bitrate,
+    /// Fps, Width and Height merged into `UserData` as the native SDKs do (`measure_media`).
+    /// Measuring reads a few KiB of headers; when it finds nothing (not MP4/MOV, or
+    /// unreadable now: the upload reports that itself), or the app's UserData is not a JSON
+    /// object (VOD will say so), the app's VodInfo goes as it is.
+    async fn vod_info_for_create(&self) -> Result<VodInfo> {
+        let mut info = self.vod_info.clone();
+        if !self.inner.config.measure_media {
+            return Ok(info);
+        }
+        let (source, size) = (self.source()?.clone(), self.total());
+        let measured = tokio::task::spawn_blocking(move || {
+            let reader = source.reader().ok()?;
+            crate::media::probe(size, &mut |buf, offset| reader.read_exact_at(buf, offset))
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("media probe task failed: {e}")))?;
+        let Some(media) = measured else {
+            return Ok(info);
+        };
+        match crate::media::merge_user_data(info.user_data.as_deref(), &media) {
+            Ok(user_data) => info.user_data = Some(user_data),
+            Err(why) => {
+                tracing::warn!(file = %self.id, "UserData sent without the media facts: {why}")
+            }
+        }
+        Ok(info)
     }
 
     /// The VOD video these credentials are for (mode 2, or a video id the app gave).

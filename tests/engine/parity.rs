@@ -304,3 +304,58 @@ async fn add_file_refuses_extensions_vod_does_not_take() {
     h.engine.start();
     h.events.wait_succeeded(&id).await;
 }
+
+/// Mode 2, as the native SDKs: the container's Duration, Bitrate, Fps, Width and Height go
+/// into CreateUploadVideo's `UserData`, merged with the app's (whose keys win); a file that
+/// is no MP4/MOV, or `measure_media = false`, sends the app's UserData as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_info_is_merged_into_user_data() {
+    let h = Harness::new(|_| {}).await;
+    h.use_account_key();
+    // 1280x720, 30 fps, 2.5 s (75 frames), moov after mdat, as phones record.
+    let clip = include_bytes!("../fixtures/clip-720p30.mp4");
+    let path = h.dir.path().join("clip.mp4");
+    std::fs::write(&path, clip).unwrap();
+    let info = VodInfo {
+        user_data: Some(
+            r#"{"Width":"app's own","MessageCallback":{"CallbackType":"http"}}"#.into(),
+        ),
+        ..VodInfo::default()
+    };
+    let id = h.engine.add_file(path, UploadTarget::Video, info).unwrap();
+    let (plain, _) = h.file("not-a-container.mp4", 20 * 1024);
+    let plain_id = h.add(&plain);
+    h.engine.start();
+    h.events.wait_succeeded(&id).await;
+    h.events.wait_succeeded(&plain_id).await;
+
+    let created = h.sim.requests_of("CreateUploadVideo");
+    let user_data = |file: &str| -> Option<serde_json::Value> {
+        let r = created.iter().find(|r| r.param("FileName") == Some(file))?;
+        Some(serde_json::from_str(r.param("UserData")?).unwrap())
+    };
+    let measured = user_data("clip.mp4").expect("UserData sent");
+    let bitrate = (clip.len() as f64 * 8.0 / 2.5 / 1000.0).round().to_string();
+    assert_eq!(measured["Duration"], "2.5");
+    assert_eq!(measured["Fps"], "30");
+    assert_eq!(measured["Height"], "720");
+    assert_eq!(measured["Bitrate"], bitrate.as_str());
+    assert_eq!(measured["Width"], "app's own", "the app's key wins");
+    assert_eq!(measured["MessageCallback"]["CallbackType"], "http");
+    assert_eq!(
+        user_data("not-a-container.mp4"),
+        None,
+        "nothing measured, nothing sent"
+    );
+
+    // Turned off: the app's UserData exactly.
+    let off = Harness::new(|c| c.measure_media = false).await;
+    off.use_account_key();
+    let path = off.dir.path().join("clip.mp4");
+    std::fs::write(&path, clip).unwrap();
+    let id = off.add(&path);
+    off.engine.start();
+    off.events.wait_succeeded(&id).await;
+    let created = off.sim.requests_of("CreateUploadVideo");
+    assert_eq!(created[0].param("UserData"), None);
+}
