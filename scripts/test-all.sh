@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 step() { printf '\n=== %s ===\n' "$*"; }
 
+# Every row of docs/parity.md names a test that exists (python3 stdlib, well under a second).
+step "parity table"
+python3 scripts/check-parity.py
+
 step "rustfmt"
 cargo fmt --all -- --check
 
