@@ -824,6 +824,34 @@ mod tests {
     }
 
     #[test]
+    fn retry_count_and_duration_are_the_js_sdks() {
+        let (config, _) = ClientConfig {
+            retry_count: Some(3),
+            retry_duration_ms: Some(2000),
+            measure_media: Some(false),
+            ..ClientConfig::default()
+        }
+        .into_parts()
+        .unwrap();
+        assert_eq!(config.retry_limit, 3);
+        let fixed = Duration::from_secs(2);
+        assert_eq!(
+            (config.retry_base_interval, config.retry_max_interval),
+            (fixed, fixed)
+        );
+        assert!(!config.measure_media);
+        let defaults = ClientConfig::default().into_parts().unwrap().0;
+        assert_eq!(defaults, model::Config::default());
+        let both = ClientConfig {
+            retry_duration_ms: Some(2000),
+            retry_max_interval_ms: Some(9000),
+            ..ClientConfig::default()
+        }
+        .into_parts();
+        assert!(matches!(both, Err(VodUploadError::InvalidArgument { .. })));
+    }
+
+    #[test]
     fn vod_info_round_trips_and_checks_priority() {
         let info = VodInfo {
             title: Some("t".into()),

@@ -11,6 +11,7 @@ from aliyunsdkcore.auth.credentials import StsTokenCredential
 from aliyunsdkcore.client import AcsClient
 from aliyunsdksts.request.v20150401 import AssumeRoleRequest
 from aliyunsdkvod.request.v20170321 import (
+    CreateUploadAttachedMediaRequest,
     CreateUploadImageRequest,
     CreateUploadVideoRequest,
     GetVideoInfoRequest,
@@ -92,6 +93,17 @@ def create_upload_image(info, client, ext="png", title="cover"):
     req.set_ImageType("cover")
     req.set_ImageExt(ext)
     req.set_Title(title)
+    return call(client, req, info["vod_endpoint"])
+
+
+def create_upload_attached_media(info, client, business_type, ext, file_name, size):
+    req = CreateUploadAttachedMediaRequest.CreateUploadAttachedMediaRequest()
+    req.set_BusinessType(business_type)
+    req.set_MediaExt(ext)
+    req.set_FileName(file_name)
+    req.set_FileSize(str(size))
+    req.set_Title("attached")
+    req.set_CateIds("1,2")
     return call(client, req, info["vod_endpoint"])
 
 

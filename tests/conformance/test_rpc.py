@@ -148,6 +148,29 @@ def test_create_upload_image_and_put(info):
     assert head.content_type == "image/png"
 
 
+def test_create_upload_attached_media_and_put(info):
+    """The official SDK's CreateUploadAttachedMediaRequest (POST, form) against vod-sim."""
+    client = sdk.account_client(info)
+    body = b"WEBVTT\n\n00:00.000 --> 00:01.000\nhello\n"
+    resp = sdk.create_upload_attached_media(info, client, "subtitle", "vtt", "en.vtt", len(body))
+    assert resp.get("MediaId") and resp.get("MediaURL") and resp.get("FileURL")
+    address, auth = sdk.decode_upload(resp)
+    assert address["FileName"].startswith("attached/subtitle/") and address["FileName"].endswith(".vtt")
+    assert urlparse(resp["MediaURL"]).path.endswith(address["FileName"])
+    put = sdk.bucket_for(address, auth).put_object(address["FileName"], body)
+    assert put.status == 200 and put.crc == sdk.crc64(body)
+
+
+def test_create_upload_attached_media_checks_its_extension(info):
+    client = sdk.account_client(info)
+    with pytest.raises(ServerException) as e:
+        sdk.create_upload_attached_media(info, client, "watermark", "vtt", "w.vtt", 10)
+    assert e.value.get_error_code() == "InvalidParameter.MediaExt"
+    with pytest.raises(ServerException) as e:
+        sdk.create_upload_attached_media(info, client, "poster", "png", "p.png", 10)
+    assert e.value.get_error_code() == "InvalidParameter.BusinessType"
+
+
 def test_get_video_info(info):
     client = sdk.account_client(info)
     created = sdk.create_upload_video(info, client, title="info title")

@@ -26,7 +26,8 @@ async fn checkpoint_reads_the_files_multipart_state() {
         latency_ms: 0,
     });
     h.engine.start();
-    h.events.wait_progress(&id, 300 * 1024).await;
+    // Past three parts in flight (100 KiB each): at least one is confirmed.
+    h.events.wait_progress(&id, 300 * 1024 + 1).await;
     h.engine.pause();
     h.wait_until("the file to pause", |h| {
         h.engine.file(&id).unwrap().status == FileStatus::Paused

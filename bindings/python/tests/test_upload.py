@@ -86,7 +86,8 @@ def test_checkpoint_reads_the_upload_state(sim, client, recorder, tmp_path):
     assert client.checkpoint(file_id) is None, "not started"
     assert client.checkpoint("no-such-file") is None
     client.start()
-    recorder.wait_for("some progress", lambda ev: any(e[0] == "progress" and e[2] > 0 for e in ev))
+    # Past two parts in flight (100 KiB each): at least one is confirmed.
+    recorder.wait_for("a confirmed part", lambda ev: any(e[0] == "progress" and e[2] > 200 * KIB for e in ev))
     client.pause()
     recorder.wait_event("waiting", file_id)
     cp = client.checkpoint(file_id)

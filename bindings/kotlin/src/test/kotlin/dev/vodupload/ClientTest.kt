@@ -393,10 +393,13 @@ class ClientTest {
         val id = client.addFile(writeFile(dir, "checkpoint.mp4", 900 * KIB))
         assertEquals(null, client.checkpoint(id), "not started")
         client.start()
-        rec.waitProgress()
+        // Past two parts in flight (100 KiB each): at least one is confirmed.
+        rec.waitFor("a confirmed part") { all ->
+            all.filterIsInstance<UploadEvent.Progress>().firstOrNull { it.fileId == id && it.uploaded > 200 * KIB }
+        }
         client.pause()
         rec.waitEvent<UploadEvent.Waiting>(id)
-        val checkpoint = assertNotNull(client.checkpoint(id))
+        val checkpoint = requireNotNull(client.checkpoint(id)) { "a checkpoint while paused" }
         assertNotNull(checkpoint.uploadId)
         assertTrue(checkpoint.partsDone >= 1, "$checkpoint")
         assertEquals(checkpoint.partsDone * checkpoint.partSize, checkpoint.bytesDone)
