@@ -98,17 +98,10 @@ pub fn create_upload_video_params(
     put(&mut p, "Title", Some(title_or(info, file_name)));
     put(&mut p, "FileName", Some(file_name));
     p.insert("FileSize".into(), file_size.to_string());
-    put(&mut p, "Description", info.description.as_deref());
+    put_common(&mut p, info, "CateId");
     put(&mut p, "CoverURL", info.cover_url.as_deref());
-    if let Some(cate) = info.cate_id {
-        p.insert("CateId".into(), cate.to_string());
-    }
-    put(&mut p, "Tags", tags(info).as_deref());
     put(&mut p, "TemplateGroupId", info.template_group_id.as_deref());
     put(&mut p, "WorkflowId", info.workflow_id.as_deref());
-    put(&mut p, "StorageLocation", info.storage_location.as_deref());
-    put(&mut p, "UserData", info.user_data.as_deref());
-    put(&mut p, "AppId", info.app_id.as_deref());
     if info.is_process == Some(false)
         && !p.contains_key("TemplateGroupId")
         && !p.contains_key("WorkflowId")
@@ -142,14 +135,7 @@ pub fn create_upload_image_params(file_name: &str, info: &VodInfo) -> BTreeMap<S
     put(&mut p, "ImageExt", ext.as_deref());
     put(&mut p, "OriginalFileName", Some(file_name));
     put(&mut p, "Title", Some(title_or(info, file_name)));
-    put(&mut p, "Description", info.description.as_deref());
-    if let Some(cate) = info.cate_id {
-        p.insert("CateId".into(), cate.to_string());
-    }
-    put(&mut p, "Tags", tags(info).as_deref());
-    put(&mut p, "StorageLocation", info.storage_location.as_deref());
-    put(&mut p, "UserData", info.user_data.as_deref());
-    put(&mut p, "AppId", info.app_id.as_deref());
+    put_common(&mut p, info, "CateId");
     p
 }
 
@@ -173,14 +159,7 @@ pub fn create_upload_attached_media_params(
     put(&mut p, "FileName", Some(file_name));
     p.insert("FileSize".into(), file_size.to_string());
     put(&mut p, "Title", Some(title_or(info, file_name)));
-    put(&mut p, "Description", info.description.as_deref());
-    if let Some(cate) = info.cate_id {
-        p.insert("CateIds".into(), cate.to_string());
-    }
-    put(&mut p, "Tags", tags(info).as_deref());
-    put(&mut p, "StorageLocation", info.storage_location.as_deref());
-    put(&mut p, "UserData", info.user_data.as_deref());
-    put(&mut p, "AppId", info.app_id.as_deref());
+    put_common(&mut p, info, "CateIds");
     p
 }
 
@@ -204,6 +183,18 @@ fn base_params(action: &str) -> BTreeMap<String, String> {
     p.insert("Action".into(), action.into());
     p.insert("Version".into(), VOD_API_VERSION.into());
     p
+}
+
+/// The VodInfo fields every Create* action takes; the category goes as `cate_param`.
+fn put_common(p: &mut BTreeMap<String, String>, info: &VodInfo, cate_param: &str) {
+    put(p, "Description", info.description.as_deref());
+    if let Some(cate) = info.cate_id {
+        p.insert(cate_param.into(), cate.to_string());
+    }
+    put(p, "Tags", tags(info).as_deref());
+    put(p, "StorageLocation", info.storage_location.as_deref());
+    put(p, "UserData", info.user_data.as_deref());
+    put(p, "AppId", info.app_id.as_deref());
 }
 
 fn put(p: &mut BTreeMap<String, String>, name: &str, value: Option<&str>) {

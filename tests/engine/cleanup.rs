@@ -3,18 +3,11 @@
 
 use std::time::SystemTime;
 
-use vod_sim::{FaultRule, ThrottleSettings};
+use vod_sim::FaultRule;
 use vod_upload::store::Store;
 use vod_upload::{Event, FileInfo, UploadTarget, VodInfo};
 
 use crate::common::*;
-
-fn throttle(h: &Harness, bandwidth: Option<u64>) {
-    h.sim.throttle(ThrottleSettings {
-        bandwidth,
-        latency_ms: 0,
-    });
-}
 
 /// The aborts the database still owes (read as a second process would).
 fn owed(h: &Harness) -> Vec<vod_upload::store::Cleanup> {
@@ -26,7 +19,7 @@ fn owed(h: &Harness) -> Vec<vod_upload::store::Cleanup> {
 }
 
 async fn upload_part_way(h: &Harness, name: &str) -> String {
-    throttle(h, Some(512 * 1024));
+    h.throttle(Some(512 * 1024));
     let (path, _) = h.file(name, 1024 * 1024);
     let id = h.add(&path);
     h.engine.start();
@@ -47,7 +40,7 @@ async fn a_failed_abort_is_retried_until_the_server_confirms() {
         FaultRule::status("AbortMultipartUpload", 503).with_count(3),
     ]);
     h.engine.delete_file(&gone).unwrap();
-    throttle(&h, None);
+    h.throttle(None);
     h.events.wait_succeeded(&next).await;
     assert_eq!(h.read_back(&h.engine.file(&next).unwrap()).await, next_data);
     h.wait_until("the abort to get through", |h| {
@@ -89,7 +82,7 @@ async fn an_abort_interrupted_by_a_kill_is_carried_out_by_the_next_process() {
     assert_eq!(h.sim.stats().multipart_uploads_in_progress, 1);
 
     h.sim.clear_faults();
-    throttle(&h, None);
+    h.throttle(None);
     // Nothing in the queue; the new process only has the STS token.
     assert!(h.engine.list_files().is_empty());
     h.use_account_key();
@@ -106,7 +99,7 @@ async fn an_abort_interrupted_by_a_kill_is_carried_out_by_the_next_process() {
 /// (here the simulator's own CreateUploadVideo) gave it. Returns the file id and video id.
 async fn mode1_upload_part_way(h: &Harness, name: &str) -> (String, String) {
     let (vod, account) = h.app_server();
-    throttle(h, Some(512 * 1024));
+    h.throttle(Some(512 * 1024));
     let (path, data) = h.file(name, 1024 * 1024);
     let id = h.add(&path);
     h.engine.start();
@@ -170,7 +163,7 @@ async fn mode1_an_owed_abort_waits_for_credentials() {
     .await;
     h.reopen();
     h.sim.clear_faults();
-    throttle(&h, None);
+    h.throttle(None);
     let owed_now = owed(&h);
     assert_eq!(owed_now.len(), 1);
     assert_eq!(owed_now[0].video_id.as_deref(), Some(video_id.as_str()));

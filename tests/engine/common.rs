@@ -76,6 +76,14 @@ impl Harness {
         write_file(self.dir.path(), name, size)
     }
 
+    /// Limits the simulator's bandwidth (bytes/s; `None`: unlimited), without latency.
+    pub fn throttle(&self, bandwidth: Option<u64>) {
+        self.sim.throttle(vod_sim::ThrottleSettings {
+            bandwidth,
+            latency_ms: 0,
+        });
+    }
+
     pub fn add(&self, path: &Path) -> String {
         self.engine
             .add_file(

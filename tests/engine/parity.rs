@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use vod_sim::{FaultRule, ThrottleSettings};
+use vod_sim::FaultRule;
 use vod_upload::{
     BusinessType, Event, FileStatus, ImageType, UploadTarget, VodInfo,
     protocol::vod::VIDEO_EXTENSIONS,
@@ -21,10 +21,7 @@ async fn checkpoint_reads_the_files_multipart_state() {
     assert_eq!(h.engine.checkpoint(&id).unwrap(), None, "not started");
     assert_eq!(h.engine.checkpoint("no-such-file").unwrap(), None);
 
-    h.sim.throttle(ThrottleSettings {
-        bandwidth: Some(512 * 1024),
-        latency_ms: 0,
-    });
+    h.throttle(Some(512 * 1024));
     h.engine.start();
     // Past three parts in flight (100 KiB each): at least one is confirmed.
     h.events.wait_progress(&id, 300 * 1024 + 1).await;
@@ -60,10 +57,7 @@ async fn checkpoint_reads_the_files_multipart_state() {
     let uploaded = h.sim.requests_of("UploadPart").len() as u32;
     assert!(uploaded >= c.parts_done);
 
-    h.sim.throttle(ThrottleSettings {
-        bandwidth: None,
-        latency_ms: 0,
-    });
+    h.throttle(None);
     h.engine.resume();
     h.events.wait_succeeded(&id).await;
     assert_eq!(h.engine.checkpoint(&id).unwrap(), None, "finished");
@@ -196,20 +190,14 @@ async fn upload_auth_region_moves_the_vod_endpoint() {
     })
     .await;
     h.use_account_key();
-    h.sim.throttle(ThrottleSettings {
-        bandwidth: Some(512 * 1024),
-        latency_ms: 0,
-    });
+    h.throttle(Some(512 * 1024));
     let (path, data) = h.file("region.mp4", 1024 * 1024);
     let id = h.add(&path);
     h.engine.start();
     h.events.wait_progress(&id, 200 * 1024).await;
     // The video's UploadAuth expires: the engine renews it with RefreshUploadVideo.
     h.sim.expire_tokens();
-    h.sim.throttle(ThrottleSettings {
-        bandwidth: None,
-        latency_ms: 0,
-    });
+    h.throttle(None);
     h.events.wait_succeeded(&id).await;
     let create = h.sim.requests_of("CreateUploadVideo");
     let refresh = h.sim.requests_of("RefreshUploadVideo");
