@@ -355,6 +355,14 @@ pub enum SignatureArg {
 
 #[derive(Args, Clone, Default)]
 pub struct MetadataArgs {
+    /// The VOD metadata as the JS and mini-program SDKs take it (`paramData`), e.g.
+    /// '{"Vod":{"Title":"t","CateId":"234","UserData":{...}}}'. The flags below override its
+    /// fields.
+    #[arg(long, value_name = "JSON")]
+    pub vod_json: Option<String>,
+    /// Images: CreateUploadImage's ImageType (default: default).
+    #[arg(long, value_name = "TYPE", value_enum)]
+    pub image_type: Option<ImageTypeArg>,
     /// Title (default: the file name).
     #[arg(long)]
     pub title: Option<String>,
@@ -387,25 +395,50 @@ pub struct MetadataArgs {
     pub app_id: Option<String>,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImageTypeArg {
+    Default,
+    Cover,
+}
+
 impl MetadataArgs {
-    pub fn vod_info(&self) -> vod_upload::VodInfo {
-        vod_upload::VodInfo {
-            title: self.title.clone(),
-            description: self.description.clone(),
-            cate_id: self.cate_id,
-            tags: self
-                .tags
-                .iter()
-                .map(|t| t.trim().to_owned())
-                .filter(|t| !t.is_empty())
-                .collect(),
-            cover_url: self.cover_url.clone(),
-            user_data: self.user_data.clone(),
-            template_group_id: self.template_group_id.clone(),
-            storage_location: self.storage_location.clone(),
-            workflow_id: self.workflow_id.clone(),
-            app_id: self.app_id.clone(),
-            ..Default::default()
+    /// `--vod-json` (if any) with every flag given laid over it.
+    pub fn vod_info(&self) -> vod_upload::Result<vod_upload::VodInfo> {
+        let mut info = match &self.vod_json {
+            Some(json) => vod_upload::VodInfo::from_json(json)?,
+            None => vod_upload::VodInfo::default(),
+        };
+        let over = |field: &mut Option<String>, flag: &Option<String>| {
+            if flag.is_some() {
+                field.clone_from(flag);
+            }
+        };
+        over(&mut info.title, &self.title);
+        over(&mut info.description, &self.description);
+        over(&mut info.cover_url, &self.cover_url);
+        over(&mut info.user_data, &self.user_data);
+        over(&mut info.template_group_id, &self.template_group_id);
+        over(&mut info.storage_location, &self.storage_location);
+        over(&mut info.workflow_id, &self.workflow_id);
+        over(&mut info.app_id, &self.app_id);
+        if self.cate_id.is_some() {
+            info.cate_id = self.cate_id;
         }
+        let tags: Vec<String> = self
+            .tags
+            .iter()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect();
+        if !tags.is_empty() {
+            info.tags = tags;
+        }
+        if let Some(t) = self.image_type {
+            info.image_type = Some(match t {
+                ImageTypeArg::Default => vod_upload::ImageType::Default,
+                ImageTypeArg::Cover => vod_upload::ImageType::Cover,
+            });
+        }
+        Ok(info)
     }
 }

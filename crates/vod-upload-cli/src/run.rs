@@ -69,6 +69,11 @@ pub async fn upload(args: UploadArgs) -> Result<Exit, Failure> {
         .iter()
         .filter_map(|f| std::fs::canonicalize(f).ok())
         .collect();
+    // Bad metadata is refused before anything is opened.
+    let vod_info = args
+        .metadata
+        .vod_info()
+        .map_err(|e| Failure::usage(e.to_string()))?;
     let opened = open(
         &mode,
         &args.credentials,
@@ -79,7 +84,6 @@ pub async fn upload(args: UploadArgs) -> Result<Exit, Failure> {
     )
     .await?;
     let engine = &opened.engine;
-    let vod_info = args.metadata.vod_info();
 
     let existing = engine.list_files();
     let mut items: Vec<Item> = Vec::new();

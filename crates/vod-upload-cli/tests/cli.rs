@@ -728,3 +728,44 @@ fn demo_runs_to_the_end() {
         t.elapsed()
     );
 }
+
+#[test]
+fn vod_json_and_flags_reach_create_upload_video() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (video, _) = write_file(dir.path(), "json.mp4", 120 * 1024);
+    let mut args = vec![s("upload"), s("--json")];
+    args.extend(sim.mode2());
+    args.extend([
+        s("--vod-json"),
+        s(r#"{"Vod":{"Title":"from json","CateId":"234","UserData":{"Extend":{"k":"v"}}}}"#),
+        s("--cate-id"),
+        s("9"),
+        p(&video),
+    ]);
+    let out = run(&args);
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    let created = sim.sim.requests_of("CreateUploadVideo");
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].param("Title"), Some("from json"));
+    assert_eq!(created[0].param("CateId"), Some("9"), "the flag wins");
+    assert!(
+        created[0]
+            .param("UserData")
+            .unwrap()
+            .contains(r#""Extend":{"k":"v"}"#)
+    );
+
+    // The JS document's own sample (a stray quote): a usage error, nothing sent.
+    let mut args = vec![s("upload")];
+    args.extend(sim.mode2());
+    args.extend([
+        s("--vod-json"),
+        s(r#"{"Vod":{"Title":"test","CateId":"234"}"}"#),
+        p(&video),
+    ]);
+    let out = run(&args);
+    assert_eq!(out.code(), 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("VodInfo JSON"), "{}", out.stderr);
+    assert_eq!(sim.sim.requests_of("CreateUploadVideo").len(), 1);
+}
