@@ -308,7 +308,8 @@ pub struct Config {
     /// Part size in bytes: at least 100 KiB; raised automatically so no file needs more than
     /// 10,000 parts.
     pub part_size: u64,
-    /// Parts uploaded in parallel per file.
+    /// Parts uploaded in parallel per file. On a long round trip, when parts spend much of
+    /// their time waiting for their response, up to twice as many are kept in flight.
     pub parallel_parts: u32,
     /// Files uploaded in parallel (the native SDK does one).
     pub max_parallel_files: u32,

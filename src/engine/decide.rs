@@ -2,6 +2,8 @@
 //! credentials, which parts to send. The worker ([`super::worker`]) carries them out; the
 //! unit tests below cover every case without I/O.
 
+use std::time::Duration;
+
 use crate::error::{Error, ErrorClass};
 
 /// How often a file may restart its multipart upload (NoSuchUpload, file changed) before
@@ -121,6 +123,20 @@ pub(crate) fn parts_to_send(count: u64, done: impl Fn(u32) -> bool) -> Vec<u32> 
 /// it is already under way (continued, never dropped on the floor).
 pub(crate) fn use_put_object(size: u64, threshold: u64, part_size: u64, resuming: bool) -> bool {
     !resuming && (size < threshold || size <= part_size)
+}
+
+/// How many parts of a file to keep in flight. Each part waits a round trip for its response
+/// with its lane idle, and parts that start together share the link and finish together, so
+/// their waits line up and the whole link idles. When that wait (`round_trip`, measured on a
+/// bodiless request) is an eighth or more of a part's time from request to response (`took`),
+/// twice `parallel` parts are kept in flight, which keeps the link busy through the waits
+/// (100 Mbit/s with 150 ms: 5 in parallel send 87.8 % of the link, 10 fill it). On a LAN, or
+/// a slow uplink where a part takes seconds, the wait is a few per cent: `parallel`.
+pub(crate) fn part_lanes(parallel: usize, round_trip: Option<Duration>, took: Duration) -> usize {
+    match round_trip {
+        Some(rtt) if !took.is_zero() && rtt * 8 >= took => 2 * parallel,
+        _ => parallel,
+    }
 }
 
 #[cfg(test)]
@@ -258,5 +274,24 @@ mod tests {
     fn parts_to_send_skips_the_done_ones() {
         assert_eq!(parts_to_send(5, |n| n == 2 || n == 5), vec![1, 3, 4]);
         assert_eq!(parts_to_send(0, |_| false), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn parts_in_flight_cover_the_round_trip() {
+        let ms = Duration::from_millis;
+        // Nothing measured yet, or a part that took no time: the configured parallelism.
+        assert_eq!(part_lanes(5, None, ms(500)), 5);
+        assert_eq!(part_lanes(5, Some(ms(150)), ms(0)), 5);
+        // A LAN: a 1 ms round trip.
+        assert_eq!(part_lanes(5, Some(ms(1)), ms(100)), 5);
+        // A slow uplink: 1 MiB parts take seconds, 60 ms of waiting is nothing.
+        assert_eq!(part_lanes(5, Some(ms(60)), ms(2_100)), 5);
+        // 100 Mbit/s, 150 ms, 1 MiB parts: 570 ms per part with 5, 990 ms with 10.
+        assert_eq!(part_lanes(5, Some(ms(150)), ms(570)), 10);
+        assert_eq!(part_lanes(5, Some(ms(150)), ms(990)), 10);
+        // Exactly an eighth, and just under it.
+        assert_eq!(part_lanes(3, Some(ms(100)), ms(800)), 6);
+        assert_eq!(part_lanes(3, Some(ms(100)), ms(801)), 3);
+        assert_eq!(part_lanes(1, Some(ms(400)), ms(405)), 2);
     }
 }

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::decide::{
     CredentialPlan, CredentialView, Fallback, Reason, Recovery, after_failure, credential_plan,
-    parts_to_send, use_put_object,
+    part_lanes, parts_to_send, use_put_object,
 };
 use super::state::{Input, RunId, Wait};
 use super::{
@@ -68,6 +68,9 @@ struct FileCtx {
     total: AtomicU64,
     /// The credentials parts sign with; replaced in place when renewed.
     auth: Mutex<Option<FileAuth>>,
+    /// The quickest bodiless OSS request of this run (Initiate, ListParts): the round trip
+    /// each part waits for its response, which more parts in flight cover.
+    round_trip: Mutex<Option<Duration>>,
     progress: Progress,
 }
 
@@ -101,6 +104,7 @@ impl FileCtx {
             vod_info: e.info.vod_info.clone(),
             total: AtomicU64::new(e.info.bytes_total),
             auth: Mutex::new(None),
+            round_trip: Mutex::new(None),
             progress: Progress {
                 started: Instant::now(),
                 confirmed: AtomicU64::new(0),
@@ -734,11 +738,14 @@ impl FileCtx {
             .map(u64::from)
             .collect();
 
+        // Parts in flight: `parallel_parts`, plus more on a long round trip (see
+        // `part_lanes`), recomputed as each part finishes.
         let parallel = self.inner.config.parallel_parts as usize;
-        let mut tasks: JoinSet<Result<PartRecord>> = JoinSet::new();
+        let mut lanes = parallel;
+        let mut tasks: JoinSet<Result<(PartRecord, Duration)>> = JoinSet::new();
         let mut next = 0;
         loop {
-            while tasks.len() < parallel && next < todo.len() {
+            while tasks.len() < lanes && next < todo.len() {
                 // Renew credentials ahead of expiry between parts, not in the middle of one.
                 let t = self.ticket().await?;
                 if t.address.file_name != loc.key || t.address.bucket != loc.bucket {
@@ -757,13 +764,14 @@ impl FileCtx {
                     tokio::select! {
                         biased;
                         _ = cancel.cancelled() => Err(Error::Cancelled),
-                        r = me.part(&loc, &upload_id, n as u32, (n - 1) * part_size, part_len(n)) => r,
+                        r = me.timed_part(&loc, &upload_id, n as u32, (n - 1) * part_size, part_len(n)) => r,
                     }
                 });
             }
             match tasks.join_next().await {
                 None => break,
-                Some(Ok(Ok(part))) => {
+                Some(Ok(Ok((part, took)))) => {
+                    lanes = part_lanes(parallel, *lock(&self.round_trip), took);
                     self.inner.store.record_part(&self.id, &part)?;
                     done.insert(part.part_number, part);
                     self.set_uploaded();
@@ -908,7 +916,10 @@ impl FileCtx {
             let listed = self
                 .with_retry(|| async {
                     let auth = self.oss_auth()?;
-                    self.inner.oss.list_parts(loc, &auth, &upload_id).await
+                    let asked = Instant::now();
+                    let listed = self.inner.oss.list_parts(loc, &auth, &upload_id).await?;
+                    self.note_round_trip(asked.elapsed());
+                    Ok(listed)
                 })
                 .await;
             match listed {
@@ -958,7 +969,10 @@ impl FileCtx {
                             {
                                 return Ok(u);
                             }
-                            self.initiate(loc, &content_type, &headers).await
+                            let asked = Instant::now();
+                            let u = self.initiate(loc, &content_type, &headers).await?;
+                            self.note_round_trip(asked.elapsed());
+                            Ok(u)
                         })
                         .await?
                     }
@@ -1183,6 +1197,25 @@ impl FileCtx {
     }
 
     /// Uploads one part, retrying transient failures.
+    fn note_round_trip(&self, took: Duration) {
+        let mut rtt = lock(&self.round_trip);
+        *rtt = Some(rtt.map_or(took, |r| r.min(took)));
+    }
+
+    /// [`part`](Self::part), and how long it took.
+    async fn timed_part(
+        self: Arc<Self>,
+        loc: &OssLocation,
+        upload_id: &str,
+        n: u32,
+        offset: u64,
+        len: u64,
+    ) -> Result<(PartRecord, Duration)> {
+        let started = Instant::now();
+        let part = self.part(loc, upload_id, n, offset, len).await?;
+        Ok((part, started.elapsed()))
+    }
+
     async fn part(
         self: Arc<Self>,
         loc: &OssLocation,

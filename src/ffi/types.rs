@@ -526,7 +526,8 @@ pub struct ClientConfig {
     /// parts). Default 1 MiB.
     #[uniffi(default = None)]
     pub part_size: Option<i64>,
-    /// Parts uploaded in parallel per file, 1..=32. Default 5.
+    /// Parts uploaded in parallel per file, 1..=32. Default 5. On a long round trip up to twice
+    /// as many are kept in flight.
     #[uniffi(default = None)]
     pub parallel_parts: Option<i32>,
     /// Files uploaded in parallel, 1..=8. Default 1 (as the native SDK).

@@ -128,3 +128,35 @@ async fn own_bucket_object_upload() {
         data
     );
 }
+
+/// On a long round trip a part spends most of its time waiting for its response, so more
+/// parts than `parallel_parts` are kept in flight (at most twice as many), and the link does
+/// not idle for a round trip per part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_round_trip_keeps_more_parts_in_flight() {
+    const PART: u64 = 100 * 1024;
+    let h = Harness::new(|c| {
+        c.part_size = PART;
+        c.parallel_parts = 1;
+    })
+    .await;
+    h.use_account_key();
+    let (path, data) = h.file("long-rtt.mp4", 6 * PART as usize);
+    // Each response waits far longer than sending a 100 KiB body to 127.0.0.1 takes.
+    h.sim.throttle(vod_sim::ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 400,
+    });
+    let id = h.add(&path);
+    h.engine.start();
+    let result = h.events.wait_succeeded(&id).await;
+    let info = h.engine.file(&id).unwrap();
+    assert_eq!(h.read_back(&info).await, data);
+    assert_eq!(result.crc64, vod_upload::protocol::crc64::crc64(&data));
+    let stats = h.sim.stats();
+    assert_eq!(stats.parts_uploaded, 6);
+    assert_eq!(
+        stats.requests_in_flight_peak, 2,
+        "twice parallel_parts once the round trip is known, never more"
+    );
+}

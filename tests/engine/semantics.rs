@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
-use vod_sim::ThrottleSettings;
 use vod_upload::protocol::credentials::Credentials;
 use vod_upload::transport::vod::{VideoTicket, VodClient};
 use vod_upload::{EngineStatus, Event, EventListener, FileStatus, VodInfo, WaitingReason};
@@ -13,13 +12,6 @@ use vod_upload::{EngineStatus, Event, EventListener, FileStatus, VodInfo, Waitin
 use crate::common::*;
 
 const PART: u64 = 100 * 1024;
-
-fn throttle(h: &Harness, bandwidth: Option<u64>) {
-    h.sim.throttle(ThrottleSettings {
-        bandwidth,
-        latency_ms: 0,
-    });
-}
 
 /// Mode 1's opening: the queue starts the file, the app server creates its video, and the app
 /// answers `started` with the video's UploadAuth and UploadAddress.
@@ -55,7 +47,7 @@ async fn start_mode1(
 /// Mode 2, on a slow link: `name` is added, the queue started, and `at` bytes are on their way.
 async fn uploading(h: &Harness, name: &str, size: usize, at: u64) -> (String, Vec<u8>) {
     h.use_account_key();
-    throttle(h, Some(512 * 1024));
+    h.throttle(Some(512 * 1024));
     let (path, data) = h.file(name, size);
     let id = h.add(&path);
     h.engine.start();
@@ -83,7 +75,7 @@ async fn mode1_restart_continues_the_same_video_and_upload() {
     let mut h = Harness::new(|_| {}).await;
     let server = h.app_server();
     let (vod, account) = &server;
-    throttle(&h, Some(768 * 1024));
+    h.throttle(Some(768 * 1024));
     let size = 8 * 1024 * 1024;
     let (path, data) = h.file("mode1-kill.mp4", size);
     let id = h.add(&path);
@@ -92,7 +84,7 @@ async fn mode1_restart_continues_the_same_video_and_upload() {
 
     // The app is killed: the engine goes, the database stays.
     h.reopen();
-    throttle(&h, None);
+    h.throttle(None);
     let restored = h.engine.file(&id).expect("the file is restored");
     assert_eq!(restored.video_id.as_deref(), Some(ticket.video_id.as_str()));
     assert_eq!(
@@ -146,13 +138,13 @@ async fn mode1_restart_answered_with_resume_with_auth() {
     let mut h = Harness::new(|_| {}).await;
     let server = h.app_server();
     let (vod, account) = &server;
-    throttle(&h, Some(512 * 1024));
+    h.throttle(Some(512 * 1024));
     let (path, data) = h.file("mode1-auth.mp4", 1024 * 1024);
     let id = h.add(&path);
     let ticket = start_mode1(&h, &server, &id, "mode1-auth.mp4", data.len() as u64).await;
     h.events.wait_progress(&id, 300 * 1024).await;
     h.reopen();
-    throttle(&h, None);
+    h.throttle(None);
     h.engine.start();
     h.events
         .wait_for("waiting for credentials", |ev| {
@@ -191,7 +183,7 @@ async fn pause_stop_start_completes() {
     assert_eq!(h.engine.status(), EngineStatus::Stopped);
     assert_eq!(h.engine.file(&id).unwrap().status, FileStatus::Ready);
     assert_eq!(h.events.count(|e| matches!(e, Event::AllDone)), 0);
-    throttle(&h, None);
+    h.throttle(None);
     h.engine.start();
     h.events.wait_succeeded(&id).await;
     h.events
@@ -209,7 +201,7 @@ async fn pause_then_start_continues() {
     let h = Harness::new(|_| {}).await;
     let (id, _) = uploading(&h, "ps.mp4", 600 * 1024, 150 * 1024).await;
     h.engine.pause();
-    throttle(&h, None);
+    h.throttle(None);
     h.engine.start();
     assert_eq!(h.engine.status(), EngineStatus::Running);
     h.events.wait_succeeded(&id).await;
@@ -233,7 +225,7 @@ async fn calls_that_do_not_apply_are_ignored() {
         .resume_with_auth(&sample_upload_auth())
         .expect("no file waits: ignored");
 
-    throttle(&h, Some(512 * 1024));
+    h.throttle(Some(512 * 1024));
     let (path, _) = h.file("twice.mp4", 600 * 1024);
     let id = h.add(&path);
     h.engine.resume_file(&id).unwrap(); // ready, not canceled
@@ -248,7 +240,7 @@ async fn calls_that_do_not_apply_are_ignored() {
     h.engine.resume();
     h.engine.resume();
     assert_eq!(h.engine.status(), EngineStatus::Running);
-    throttle(&h, None);
+    h.throttle(None);
     h.events.wait_succeeded(&id).await;
     h.engine.cancel_file(&id, false).unwrap(); // finished
     h.engine.resume_file(&id).unwrap();
@@ -274,7 +266,7 @@ fn sample_upload_auth() -> String {
 async fn cancel_and_delete_while_uploading() {
     let h = Harness::new(|c| c.max_parallel_files = 2).await;
     h.use_account_key();
-    throttle(&h, Some(512 * 1024));
+    h.throttle(Some(512 * 1024));
     let (p1, _) = h.file("cancel.mp4", 1024 * 1024);
     let (p2, _) = h.file("delete.mp4", 1024 * 1024);
     let (p3, d3) = h.file("next.mp4", 300 * 1024);
@@ -286,7 +278,7 @@ async fn cancel_and_delete_while_uploading() {
     h.events.wait_progress(&b, 150 * 1024).await;
     h.engine.cancel_file(&a, false).unwrap();
     h.engine.delete_file(&b).unwrap();
-    throttle(&h, None);
+    h.throttle(None);
     h.events.wait_succeeded(&c).await;
     h.wait_until("both uploads aborted", |h| {
         h.sim.stats().multipart_uploads_aborted == 2
@@ -317,7 +309,7 @@ async fn cancel_and_delete_while_uploading() {
 async fn clear_files_stops_what_runs() {
     let h = Harness::new(|_| {}).await;
     h.use_account_key();
-    throttle(&h, Some(512 * 1024));
+    h.throttle(Some(512 * 1024));
     let (p1, _) = h.file("c1.mp4", 1024 * 1024);
     let (p2, _) = h.file("c2.mp4", 200 * 1024);
     let a = h.add(&p1);
@@ -331,7 +323,7 @@ async fn clear_files_stops_what_runs() {
             terminal_events(ev, &a) == 1 && terminal_events(ev, &b) == 1
         })
         .await;
-    throttle(&h, None);
+    h.throttle(None);
     h.wait_until("the upload aborted", |h| {
         h.sim.stats().multipart_uploads_in_progress == 0
     })

@@ -175,6 +175,7 @@ async fn handle(
         let resp = admin::handle(&shared, &parts.method, &path, body).await;
         return Ok(record(&shared, resp));
     }
+    let _in_flight = shared.stats.enter();
     let resp = if is_rpc(&parts, &path) {
         handle_rpc(&shared, parts, body).await?
     } else {

@@ -40,6 +40,10 @@ pub struct SimStats {
     pub faults_injected: u64,
     /// Connections dropped on purpose by `reset` faults.
     pub connections_reset: u64,
+    /// The most OSS and VOD requests (admin calls excluded) handled at once, each from its
+    /// request head to its response (body, storage and added latency included).
+    #[serde(default)]
+    pub requests_in_flight_peak: u64,
     /// TCP connections accepted.
     pub connections: u64,
     /// STS credentials issued (AssumeRole and UploadAuth).
@@ -69,6 +73,8 @@ pub(crate) struct Stats {
     pub error_responses: AtomicU64,
     pub faults_injected: AtomicU64,
     pub connections_reset: AtomicU64,
+    in_flight: AtomicU64,
+    in_flight_peak: AtomicU64,
     pub connections: AtomicU64,
     pub sts_tokens_issued: AtomicU64,
     pub videos: AtomicU64,
@@ -85,7 +91,23 @@ pub(crate) fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }
 
+/// A request being handled; counted in [`Stats`] until dropped.
+pub(crate) struct InFlight<'a>(&'a Stats);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl Stats {
+    /// Counts a request in flight until the guard is dropped.
+    pub fn enter(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.in_flight_peak.fetch_max(now, Ordering::Relaxed);
+        InFlight(self)
+    }
+
     pub fn op(&self, name: &str) {
         let mut ops = self.ops.lock().unwrap_or_else(|e| e.into_inner());
         *ops.entry(name.to_owned()).or_default() += 1;
@@ -116,6 +138,7 @@ impl Stats {
             error_responses: get(&self.error_responses),
             faults_injected: get(&self.faults_injected),
             connections_reset: get(&self.connections_reset),
+            requests_in_flight_peak: get(&self.in_flight_peak),
             connections: get(&self.connections),
             sts_tokens_issued: get(&self.sts_tokens_issued),
             videos: get(&self.videos),

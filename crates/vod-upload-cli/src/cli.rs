@@ -332,7 +332,8 @@ pub struct TransferArgs {
     /// than 10,000 parts).
     #[arg(long, value_name = "BYTES", value_parser = crate::util::parse_size)]
     pub part_size: Option<u64>,
-    /// Parts uploaded in parallel per file (default 5).
+    /// Parts uploaded in parallel per file (default 5; up to twice as many in flight on a long
+    /// round trip).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=32))]
     pub parallel: Option<u32>,
     /// OSS signature version.
