@@ -764,7 +764,7 @@ impl FileCtx {
                     tokio::select! {
                         biased;
                         _ = cancel.cancelled() => Err(Error::Cancelled),
-                        r = me.timed_part(&loc, &upload_id, n as u32, (n - 1) * part_size, part_len(n)) => r,
+                        r = me.part(&loc, &upload_id, n as u32, (n - 1) * part_size, part_len(n)) => r,
                     }
                 });
             }
@@ -1196,14 +1196,13 @@ impl FileCtx {
         Ok(())
     }
 
-    /// Uploads one part, retrying transient failures.
     fn note_round_trip(&self, took: Duration) {
         let mut rtt = lock(&self.round_trip);
         *rtt = Some(rtt.map_or(took, |r| r.min(took)));
     }
 
-    /// [`part`](Self::part), and how long it took.
-    async fn timed_part(
+    /// Uploads one part, retrying transient failures; returns it and how long it took.
+    async fn part(
         self: Arc<Self>,
         loc: &OssLocation,
         upload_id: &str,
@@ -1212,18 +1211,6 @@ impl FileCtx {
         len: u64,
     ) -> Result<(PartRecord, Duration)> {
         let started = Instant::now();
-        let part = self.part(loc, upload_id, n, offset, len).await?;
-        Ok((part, started.elapsed()))
-    }
-
-    async fn part(
-        self: Arc<Self>,
-        loc: &OssLocation,
-        upload_id: &str,
-        n: u32,
-        offset: u64,
-        len: u64,
-    ) -> Result<PartRecord> {
         let up = self
             .with_retry(|| {
                 let me = Arc::clone(&self);
@@ -1255,12 +1242,13 @@ impl FileCtx {
         self.progress
             .confirmed
             .fetch_add(up.size, Ordering::Relaxed);
-        Ok(PartRecord {
+        let part = PartRecord {
             part_number: n,
             size: up.size,
             etag: up.etag,
             crc64: up.crc64,
-        })
+        };
+        Ok((part, started.elapsed()))
     }
 
     // ---------------------------------------------------------------- retries and progress
