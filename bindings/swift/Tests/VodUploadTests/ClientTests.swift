@@ -137,6 +137,74 @@ final class ClientTests: XCTestCase {
         XCTAssertEqual(recorder.count("failed"), 0)
     }
 
+    /// `checkpoint` reads the ledger: nothing before the upload begins or after it ends, the
+    /// multipart state while paused.
+    func testCheckpointReadsTheUploadState() throws {
+        let (client, recorder) = try makeClient()
+        try sim.throttle(bytesPerSecond: 300 * KiB)
+        let id = try client.addFile(at: try writeFile(in: dir, "checkpoint.mp4", size: 900 * KiB))
+        XCTAssertNil(try client.checkpoint(fileId: id), "not started")
+        XCTAssertNil(try client.checkpoint(fileId: "no-such-file"))
+        client.start()
+        // Past two parts in flight (100 KiB each): at least one is confirmed.
+        try recorder.first("a confirmed part") { e -> Bool? in
+            if case let .progress(_, uploaded, _) = e, uploaded > Int64(200 * KiB) { return true }
+            return nil
+        }
+        client.pause()
+        try recorder.first("waiting \(id)") { if case let .waiting(file, _) = $0, file.id == id { return true }; return nil }
+
+        let cp = try XCTUnwrap(client.checkpoint(fileId: id))
+        XCTAssertFalse(try XCTUnwrap(cp.uploadId).isEmpty)
+        XCTAssertGreaterThanOrEqual(cp.partsDone, 1)
+        XCTAssertEqual(cp.bytesDone, Int64(cp.partsDone) * cp.partSize)
+        XCTAssertEqual(cp.fileSize, Int64(900 * KiB))
+        XCTAssertEqual(cp.videoId, client.file(fileId: id)?.videoId)
+        let initiates = try sim.requests("InitiateMultipartUpload")
+        XCTAssertEqual(initiates.count, 1)
+        let path = try XCTUnwrap(initiates.first).path
+        XCTAssertTrue(path.hasSuffix(cp.objectKey), "\(path) does not end with \(cp.objectKey)")
+
+        try sim.throttle(bytesPerSecond: nil)
+        client.resume()
+        try recorder.succeeded(id)
+        XCTAssertNil(try client.checkpoint(fileId: id), "finished")
+    }
+
+    /// `vodInfoFromJson` takes the JS SDK's `{"Vod": {...}}` document, rejects a malformed or
+    /// misspelled one, and its values reach CreateUploadVideo.
+    func testVodInfoFromJson() throws {
+        let info = try vodInfoFromJson(json: #"{"Vod":{"Title":"test","CateId":"234","UserData":{"Extend":{"k":"v"}}}}"#)
+        XCTAssertEqual(info.title, "test")
+        XCTAssertEqual(info.cateId, 234)
+        // The JS SDK document's own sample has a stray quote: a clear error.
+        XCTAssertThrowsError(try vodInfoFromJson(json: #"{"Vod":{"Title":"test","CateId":"234"}"}"#)) { error in
+            guard case let .InvalidArgument(detail)? = error as? VodUploadError else { return XCTFail("\(error)") }
+            XCTAssertTrue(detail.contains("not JSON"), detail)
+        }
+        XCTAssertThrowsError(try vodInfoFromJson(json: #"{"Vod":{"Titel":"x"}}"#)) { error in
+            guard case let .InvalidArgument(detail)? = error as? VodUploadError else { return XCTFail("\(error)") }
+            XCTAssertTrue(detail.contains("Titel"), detail)
+        }
+
+        let (client, recorder) = try makeClient()
+        let id = try client.addFile(at: try writeFile(in: dir, "seed.mp4", size: 50 * KiB), vodInfo: info)
+        client.start()
+        try recorder.succeeded(id)
+        let creates = try sim.requests("CreateUploadVideo")
+        XCTAssertEqual(creates.count, 1)
+        let create = try XCTUnwrap(creates.first)
+        XCTAssertEqual(create.params["Title"], "test")
+        XCTAssertEqual(create.params["CateId"], "234")
+        let userData = try XCTUnwrap(create.params["UserData"])
+        let extend = (try JSONSerialization.jsonObject(with: Data(userData.utf8)) as? [String: Any])?["Extend"]
+        XCTAssertEqual(extend as? [String: String], ["k": "v"], userData)
+        XCTAssertThrowsError(try client.addFile(at: try writeFile(in: dir, "notes.txt", size: KiB))) { error in
+            guard case let .InvalidArgument(detail)? = error as? VodUploadError else { return XCTFail("\(error)") }
+            XCTAssertTrue(detail.contains("does not take .txt"), detail)
+        }
+    }
+
     func testCellularWaitsUnderWifiOnlyAndWifiResumes() throws {
         let (client, recorder) = try makeClient()
         try client.setNetworkPolicy(policy: .wifiOnly)

@@ -111,6 +111,31 @@ final class Sim: @unchecked Sendable {
         _ = try admin("POST", "/_sim/throttle", body: "{\"bandwidth\":\(bytesPerSecond.map(String.init) ?? "null"),\"latency_ms\":0}")
     }
 
+    /// One entry of vod-sim's request log (secrets redacted, see vod-sim's requests.rs).
+    struct RecordedRequest {
+        let op: String
+        let method: String
+        let host: String
+        let path: String
+        /// RPC: every parameter (query and form). OSS: the query.
+        let params: [String: String]
+        /// Request headers, names lower-case.
+        let headers: [String: String]
+    }
+
+    /// The requests vod-sim recorded (`GET /_sim/requests`), of operation `op` if given.
+    func requests(_ op: String? = nil) throws -> [RecordedRequest] {
+        guard let list = try request("GET", vodEndpoint.appendingPathComponent("/_sim/requests")) as? [[String: Any]]
+        else { throw SimError("GET /_sim/requests: not a list") }
+        return list.map { r in
+            RecordedRequest(
+                op: r["op"] as? String ?? "", method: r["method"] as? String ?? "", host: r["host"] as? String ?? "",
+                path: r["path"] as? String ?? "", params: r["params"] as? [String: String] ?? [:],
+                headers: r["headers"] as? [String: String] ?? [:]
+            )
+        }.filter { op == nil || $0.op == op }
+    }
+
     /// A VOD (or STS) action signed with the account key, as an app server calls it
     /// (HMAC-SHA1 RPC signature, protocol.md §6.3).
     func rpc(_ action: String, version: String = "2017-03-21", _ params: [String: String]) throws -> [String: Any] {
