@@ -38,6 +38,9 @@ struct Opened {
     /// The embedded simulator, when there were no credentials (serves until dropped).
     _sim: Option<Simulator>,
     db_path: Option<PathBuf>,
+    /// Aborts the database owed before the engine opened it (its outbox may carry them out
+    /// before the run ends and looks).
+    owed_at_open: usize,
     /// Why the network policy forbids the network given and what to do about it (`None`: it
     /// allows it), and how long to let the engine wait for an allowed one.
     blocked: Option<(String, &'static str)>,
@@ -433,6 +436,12 @@ async fn open(
         config.part_size = size;
     }
 
+    let owed_at_open = db_path
+        .as_deref()
+        .filter(|p| p.exists())
+        .and_then(|p| Store::open(p).ok())
+        .and_then(|store| store.cleanups().ok())
+        .map_or(0, |c| c.len());
     let engine = Engine::new(config, tokio::runtime::Handle::current())
         .map_err(|e| Failure::engine("cannot start the upload engine", &e))?;
     if let Some(moved) = engine.recovered_database() {
@@ -493,6 +502,7 @@ async fn open(
         events,
         _sim: sim,
         db_path,
+        owed_at_open,
         blocked,
         wait_network: Duration::from_secs(network.wait_network),
     })
@@ -771,7 +781,7 @@ async fn run(
         let _ = engine.resume_file(id);
     }
     if matches!(end, End::Finished) && !matches!(mode, Mode::Simulator) {
-        settle_outbox(&opened.db_path, &report).await;
+        settle_outbox(&opened.db_path, opened.owed_at_open, &report).await;
     }
     let files: HashMap<String, FileInfo> = engine
         .list_files()
@@ -851,12 +861,16 @@ async fn run(
 /// aborts it owes (left by `cancel`, `delete` or `clear` without credentials, or by this run).
 const OUTBOX_WAIT: Duration = Duration::from_secs(10);
 
-/// Lets the engine abort what its outbox owes, bounded; says what stays owed.
-async fn settle_outbox(db: &Option<PathBuf>, report: &Reporter) {
+/// Lets the engine abort what its outbox owes, bounded; says what was carried out (`owed` were
+/// owed when the run began) and what stays owed.
+async fn settle_outbox(db: &Option<PathBuf>, owed: usize, report: &Reporter) {
     let Some(store) = db.as_ref().and_then(|p| Store::open(p).ok()) else {
         return;
     };
-    if store.cleanups().map_or(true, |c| c.is_empty()) {
+    if store.cleanups().is_ok_and(|c| c.is_empty()) {
+        if owed > 0 {
+            report.note("owed aborts of multipart uploads carried out");
+        }
         return;
     }
     match crate::verbs::wait_for_outbox(&store, &|_| true, OUTBOX_WAIT).await {
