@@ -427,19 +427,20 @@ async fn open(
             .map_err(|e| Failure::setup(format!("cannot create {}: {e}", dir.display())))?;
     }
     config.database_path = db_path.clone();
+    // An existing database, read before the engine opens it (and its outbox starts working).
+    let earlier = db_path
+        .as_deref()
+        .filter(|p| p.exists())
+        .and_then(|p| Store::open(p).ok());
     if transfer.part_size.is_none()
-        && let Some(p) = &db_path
-        && let Some(size) = checkpoint_part_size(p, files)
+        && let Some(store) = &earlier
+        && let Some(size) = checkpoint_part_size(store, files)
     {
         // The engine starts a checkpointed upload afresh when the configured part size differs
         // from the one it began with; without --part-size, continue with that one.
         config.part_size = size;
     }
-
-    let owed_at_open = db_path
-        .as_deref()
-        .filter(|p| p.exists())
-        .and_then(|p| Store::open(p).ok())
+    let owed_at_open = earlier
         .and_then(|store| store.cleanups().ok())
         .map_or(0, |c| c.len());
     let engine = Engine::new(config, tokio::runtime::Handle::current())
@@ -509,11 +510,7 @@ async fn open(
 }
 
 /// The part size the unfinished uploads of `files` began with, when they agree on one.
-fn checkpoint_part_size(db: &Path, files: Option<&HashSet<PathBuf>>) -> Option<u64> {
-    if !db.exists() {
-        return None;
-    }
-    let store = Store::open(db).ok()?;
+fn checkpoint_part_size(store: &Store, files: Option<&HashSet<PathBuf>>) -> Option<u64> {
     let sizes: HashSet<u64> = store
         .list_files()
         .ok()?
