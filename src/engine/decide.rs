@@ -139,6 +139,17 @@ pub(crate) fn part_lanes(parallel: usize, round_trip: Option<Duration>, took: Du
     }
 }
 
+/// Parts in flight when a file's first parts start: what the last finished part of the
+/// engine called for (`hint`, 0 when none has finished on this network), within the bounds
+/// `part_lanes` keeps.
+pub(crate) fn first_lanes(parallel: usize, hint: usize) -> usize {
+    if hint == 0 {
+        parallel
+    } else {
+        hint.clamp(parallel, 2 * parallel)
+    }
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -293,5 +304,15 @@ mod tests {
         assert_eq!(part_lanes(3, Some(ms(100)), ms(800)), 6);
         assert_eq!(part_lanes(3, Some(ms(100)), ms(801)), 3);
         assert_eq!(part_lanes(1, Some(ms(400)), ms(405)), 2);
+    }
+
+    #[test]
+    fn a_file_starts_with_the_parts_in_flight_the_last_one_settled_on() {
+        assert_eq!(first_lanes(5, 0), 5, "nothing measured on this network");
+        assert_eq!(first_lanes(5, 10), 10);
+        assert_eq!(first_lanes(5, 5), 5);
+        // A hint from another parallelism stays within this one's bounds.
+        assert_eq!(first_lanes(3, 10), 6);
+        assert_eq!(first_lanes(3, 1), 3);
     }
 }

@@ -25,7 +25,7 @@ mod state;
 mod worker;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::SystemTime;
 
@@ -89,6 +89,10 @@ pub(crate) struct Inner {
     pub(crate) cellular_used: AtomicU64,
     /// Mirrors `state.network` for the per-chunk progress path, which must not lock.
     pub(crate) on_cellular: AtomicBool,
+    /// Parts in flight the last finished part called for (`part_lanes`), 0 before the first:
+    /// the next file of the queue starts with it rather than finding the link's round trip
+    /// out again. Forgotten when the network type changes.
+    pub(crate) lanes_hint: AtomicUsize,
     shutdown: CancellationToken,
     recovered: Option<PathBuf>,
     /// Aborts owed to the server (persisted in the store's `cleanups`).
@@ -216,6 +220,7 @@ impl Engine {
             wake: Arc::new(Notify::new()),
             cellular_used: AtomicU64::new(0),
             on_cellular: AtomicBool::new(false),
+            lanes_hint: AtomicUsize::new(0),
             shutdown: CancellationToken::new(),
             recovered,
             outbox: cleanup::Outbox::new(),
@@ -639,7 +644,13 @@ impl Engine {
         self.inner
             .on_cellular
             .store(network::is_cellular(&state), Ordering::Relaxed);
-        self.inner.lock().network = state;
+        {
+            let mut st = self.inner.lock();
+            if st.network.network_type != state.network_type {
+                self.inner.lanes_hint.store(0, Ordering::Relaxed);
+            }
+            st.network = state;
+        }
         self.inner.enforce_network();
     }
 

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::decide::{
     CredentialPlan, CredentialView, Fallback, Reason, Recovery, after_failure, credential_plan,
-    part_lanes, parts_to_send, use_put_object,
+    first_lanes, part_lanes, parts_to_send, use_put_object,
 };
 use super::state::{Input, RunId, Wait};
 use super::{
@@ -739,9 +739,9 @@ impl FileCtx {
             .collect();
 
         // Parts in flight: `parallel_parts`, plus more on a long round trip (see
-        // `part_lanes`), recomputed as each part finishes.
+        // `part_lanes`), recomputed as each part finishes; the first ones as the last file's.
         let parallel = self.inner.config.parallel_parts as usize;
-        let mut lanes = parallel;
+        let mut lanes = first_lanes(parallel, self.inner.lanes_hint.load(Ordering::Relaxed));
         let mut tasks: JoinSet<Result<(PartRecord, Duration)>> = JoinSet::new();
         let mut next = 0;
         loop {
@@ -772,6 +772,7 @@ impl FileCtx {
                 None => break,
                 Some(Ok(Ok((part, took)))) => {
                     lanes = part_lanes(parallel, *lock(&self.round_trip), took);
+                    self.inner.lanes_hint.store(lanes, Ordering::Relaxed);
                     self.inner.store.record_part(&self.id, &part)?;
                     done.insert(part.part_number, part);
                     self.set_uploaded();

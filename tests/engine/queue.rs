@@ -160,3 +160,66 @@ async fn a_long_round_trip_keeps_more_parts_in_flight() {
         "twice parallel_parts once the round trip is known, never more"
     );
 }
+
+/// The next file of the queue starts with the parts in flight the last one settled on, rather
+/// than waiting out a round trip per part again until its own first part has finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_file_starts_with_the_parts_in_flight_the_last_one_settled_on() {
+    const PART: u64 = 100 * 1024;
+    let h = Harness::new(|c| {
+        c.part_size = PART;
+        c.parallel_parts = 1;
+    })
+    .await;
+    h.use_account_key();
+    let (first, _) = h.file("first.mp4", 4 * PART as usize);
+    let (second, data) = h.file("second.mp4", 4 * PART as usize);
+    h.sim.throttle(vod_sim::ThrottleSettings {
+        bandwidth: None,
+        latency_ms: 400,
+    });
+    let a = h.add(&first);
+    let b = h.add(&second);
+    h.engine.start();
+    h.events.wait_succeeded(&a).await;
+    h.events.wait_succeeded(&b).await;
+    let info = h.engine.file(&b).unwrap();
+    assert_eq!(h.read_back(&info).await, data);
+
+    let key = |id: &str| h.engine.file(id).unwrap().object.unwrap();
+    // How many requests the simulator was handling as each of a file's first two parts
+    // arrived (one file at a time: only that file's parts are in flight).
+    let first_two = |id: &str| -> Vec<u64> {
+        let key = key(id);
+        let parts: Vec<u64> = h
+            .sim
+            .requests_of("UploadPart")
+            .into_iter()
+            .filter(|r| r.path.ends_with(&key))
+            .map(|r| r.in_flight)
+            .collect();
+        assert_eq!(parts.len(), 4, "{parts:?}");
+        parts[..2].to_vec()
+    };
+    assert_eq!(
+        first_two(&a),
+        [1, 1],
+        "the first file sends one part until it has measured one"
+    );
+    assert_eq!(
+        first_two(&b).iter().max(),
+        Some(&2),
+        "the second starts two at once"
+    );
+
+    // Another network is another path: measured again.
+    h.engine.set_network_state(vod_upload::NetworkState {
+        network_type: vod_upload::NetworkType::Ethernet,
+        ..vod_upload::NetworkState::UNKNOWN
+    });
+    let (third, _) = h.file("third.mp4", 4 * PART as usize);
+    let c = h.add(&third);
+    h.engine.start();
+    h.events.wait_succeeded(&c).await;
+    assert_eq!(first_two(&c), [1, 1], "after a change of network");
+}

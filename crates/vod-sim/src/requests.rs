@@ -31,6 +31,10 @@ pub struct RecordedRequest {
     pub params: BTreeMap<String, String>,
     /// Request headers, names lower-case.
     pub headers: BTreeMap<String, String>,
+    /// Requests being handled when this one arrived, itself included (answers held back by
+    /// the throttle's latency count until they are sent): how many a client had in flight.
+    #[serde(default)]
+    pub in_flight: u64,
 }
 
 impl RecordedRequest {
@@ -66,6 +70,7 @@ impl RecordedRequest {
                     (k.as_str().to_owned(), keep(k.as_str(), v))
                 })
                 .collect(),
+            in_flight: 0,
         }
     }
 

@@ -263,11 +263,9 @@ async fn handle_rpc(
     let op = call.action().to_owned();
     let op_name = if op.is_empty() { "UnknownAction" } else { &op };
     shared.stats.op(op_name);
-    shared.requests.push(RecordedRequest::new(
-        op_name,
-        &parts,
-        call.params.iter().cloned(),
-    ));
+    let mut recorded = RecordedRequest::new(op_name, &parts, call.params.iter().cloned());
+    recorded.in_flight = shared.stats.in_flight();
+    shared.requests.push(recorded);
     let (terminal, hold) = apply_faults(shared, &op).await;
     match terminal {
         None => {
@@ -342,11 +340,13 @@ async fn handle_oss(
     };
     let op = oss::classify(&parts.method, &target, &query);
     shared.stats.op(op);
-    shared.requests.push(RecordedRequest::new(
+    let mut recorded = RecordedRequest::new(
         op,
         &parts,
         query.iter().map(|(k, v)| (k.clone(), v.clone())),
-    ));
+    );
+    recorded.in_flight = shared.stats.in_flight();
+    shared.requests.push(recorded);
     let (terminal, hold) = apply_faults(shared, op).await;
     match terminal {
         None => {}

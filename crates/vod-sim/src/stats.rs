@@ -108,6 +108,11 @@ impl Stats {
         InFlight(self)
     }
 
+    /// Requests being handled now.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
     pub fn op(&self, name: &str) {
         let mut ops = self.ops.lock().unwrap_or_else(|e| e.into_inner());
         *ops.entry(name.to_owned()).or_default() += 1;
