@@ -129,24 +129,31 @@ async fn own_bucket_object_upload() {
     );
 }
 
-/// On a long round trip a part spends most of its time waiting for its response, so more
-/// parts than `parallel_parts` are kept in flight (at most twice as many), and the link does
-/// not idle for a round trip per part.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_long_round_trip_keeps_more_parts_in_flight() {
-    const PART: u64 = 100 * 1024;
+const PART: u64 = 100 * 1024;
+
+/// 100 KiB parts, one in parallel, and responses that wait far longer than sending a part to
+/// 127.0.0.1 takes.
+async fn long_round_trip() -> Harness {
     let h = Harness::new(|c| {
         c.part_size = PART;
         c.parallel_parts = 1;
     })
     .await;
     h.use_account_key();
-    let (path, data) = h.file("long-rtt.mp4", 6 * PART as usize);
-    // Each response waits far longer than sending a 100 KiB body to 127.0.0.1 takes.
     h.sim.throttle(vod_sim::ThrottleSettings {
         bandwidth: None,
         latency_ms: 400,
     });
+    h
+}
+
+/// On a long round trip a part spends most of its time waiting for its response, so more
+/// parts than `parallel_parts` are kept in flight (at most twice as many), and the link does
+/// not idle for a round trip per part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_round_trip_keeps_more_parts_in_flight() {
+    let h = long_round_trip().await;
+    let (path, data) = h.file("long-rtt.mp4", 6 * PART as usize);
     let id = h.add(&path);
     h.engine.start();
     let result = h.events.wait_succeeded(&id).await;
@@ -165,19 +172,9 @@ async fn a_long_round_trip_keeps_more_parts_in_flight() {
 /// than waiting out a round trip per part again until its own first part has finished.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_file_starts_with_the_parts_in_flight_the_last_one_settled_on() {
-    const PART: u64 = 100 * 1024;
-    let h = Harness::new(|c| {
-        c.part_size = PART;
-        c.parallel_parts = 1;
-    })
-    .await;
-    h.use_account_key();
+    let h = long_round_trip().await;
     let (first, _) = h.file("first.mp4", 4 * PART as usize);
     let (second, data) = h.file("second.mp4", 4 * PART as usize);
-    h.sim.throttle(vod_sim::ThrottleSettings {
-        bandwidth: None,
-        latency_ms: 400,
-    });
     let a = h.add(&first);
     let b = h.add(&second);
     h.engine.start();
