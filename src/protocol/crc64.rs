@@ -60,8 +60,7 @@ pub fn combine(crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
 /// `crc_fast`'s combine rebuilds a 64×64 GF(2) operator for every call (~150 µs), which made
 /// sealing a 10,000-part object take over a second. Appending `len` bytes is an affine map of
 /// the CRC that depends only on `len`, and nearly every part has the same length, so the map
-/// is tabulated once per repeated length (64 calls to the crate's combine) and then applied
-/// with at most 64 XORs per part.
+/// is tabulated once per repeated length and then applied with at most 64 XORs per part.
 pub fn combine_all(parts: impl IntoIterator<Item = (u64, u64)>) -> u64 {
     let mut shifts: Vec<Shift> = Vec::new();
     let mut seen_once: Vec<u64> = Vec::new();
@@ -87,6 +86,7 @@ pub fn combine_all(parts: impl IntoIterator<Item = (u64, u64)>) -> u64 {
 }
 
 /// `crc ↦ combine(crc, 0, len)` as a table: `constant ^ ⨁ columns[i]` over the set bits `i`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Shift {
     len: u64,
     constant: u64,
@@ -94,7 +94,46 @@ struct Shift {
 }
 
 impl Shift {
+    /// The map for `len`, composed from the map for one byte by binary powering: 65 calls to
+    /// the crate's combine for one byte instead of 65 for `len` (10 ms for a 1 MiB part, a
+    /// few per cent of the CPU of a 256 MiB upload).
     fn new(len: u64) -> Shift {
+        let mut power = Shift::direct(1);
+        let mut acc: Option<Shift> = None;
+        let mut rest = len;
+        while rest > 0 {
+            if rest & 1 == 1 {
+                acc = Some(match acc {
+                    None => power.clone(),
+                    Some(a) => a.then(&power),
+                });
+            }
+            rest >>= 1;
+            if rest > 0 {
+                power = power.then(&power);
+            }
+        }
+        let mut shift = acc.unwrap_or_else(|| Shift::direct(0));
+        shift.len = len;
+        shift
+    }
+
+    /// Appending `self.len` bytes, then `next.len`: with `T(x) = combine(x, 0, len)`,
+    /// `crc(A‖B‖C)` read both ways gives `T_{b+c}(x) = T_c(T_b(x)) ^ T_c(0)`.
+    fn then(&self, next: &Shift) -> Shift {
+        let mut columns = [0; 64];
+        for (out, column) in columns.iter_mut().zip(self.columns) {
+            *out = next.apply(column) ^ next.constant;
+        }
+        Shift {
+            len: self.len + next.len,
+            constant: next.apply(self.constant) ^ next.constant,
+            columns,
+        }
+    }
+
+    /// The map for `len` from 65 calls to the crate's combine.
+    fn direct(len: u64) -> Shift {
         let constant = combine(0, 0, len);
         let mut columns = [0; 64];
         for (i, column) in columns.iter_mut().enumerate() {
@@ -163,6 +202,27 @@ mod tests {
             .chunks(102_400)
             .fold(0, |acc, p| combine(acc, crc64(p), p.len() as u64));
         assert_eq!(acc, crc64(&data));
+    }
+
+    #[test]
+    fn composed_shifts_match_the_crates_combine() {
+        for len in [
+            0,
+            1,
+            2,
+            3,
+            7,
+            64,
+            1000,
+            256 * 1024,
+            1 << 20,
+            (1 << 20) + 7,
+            5_368_709_121,
+        ] {
+            assert_eq!(Shift::new(len), Shift::direct(len), "len {len}");
+        }
+        let crc = crc64(b"abc");
+        assert_eq!(Shift::new(1 << 20).apply(crc), combine(crc, 0, 1 << 20));
     }
 
     #[test]
