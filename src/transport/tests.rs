@@ -99,6 +99,8 @@ enum Reply {
     },
     /// Read the request, never answer (stall).
     Hang,
+    /// Write these bytes as the response, then close the connection or keep serving it.
+    Raw { bytes: Vec<u8>, close: bool },
 }
 
 fn ok(headers: &[(&str, &str)], body: &[u8]) -> Reply {
@@ -133,6 +135,8 @@ type Handler = Arc<dyn Fn(&Req) -> Reply + Send + Sync>;
 struct TestServer {
     endpoint: String,
     requests: Arc<Mutex<Vec<Req>>>,
+    /// Connections accepted and closed.
+    accepted: Arc<AtomicUsize>,
     closed: Arc<AtomicUsize>,
 }
 
@@ -159,13 +163,15 @@ impl TestServer {
         let endpoint = format!("{scheme}://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let closed = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
         let handler: Handler = Arc::new(handler);
-        let (reqs, cl) = (requests.clone(), closed.clone());
+        let (reqs, cl, acc) = (requests.clone(), closed.clone(), accepted.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((sock, _)) = listener.accept().await else {
                     return;
                 };
+                acc.fetch_add(1, Ordering::SeqCst);
                 let (handler, reqs, cl) = (handler.clone(), reqs.clone(), cl.clone());
                 let tls = tls.clone();
                 tokio::spawn(async move {
@@ -185,6 +191,7 @@ impl TestServer {
         TestServer {
             endpoint,
             requests,
+            accepted,
             closed,
         }
     }
@@ -251,6 +258,11 @@ async fn serve(
         let reply = handler(&req);
         reqs.lock().unwrap().push(req.clone());
         match reply {
+            Reply::Raw { bytes, close } => {
+                if wr.write_all(&bytes).await.is_err() || close {
+                    return;
+                }
+            }
             Reply::Hang => {
                 // Keep the socket open until the client goes away.
                 let mut sink = [0u8; 1024];
@@ -286,7 +298,20 @@ fn http_config() -> HttpConfig {
         stall_timeout: Duration::from_secs(10),
         allow_http: true,
         extra_root_certificates: Vec::new(),
+        sendfile: true,
     }
+}
+
+/// The default configuration (file bodies over plain HTTP with `sendfile` on Linux) and the
+/// same through reqwest: what a file-body test must see on both paths.
+fn both_paths() -> [HttpConfig; 2] {
+    [
+        http_config(),
+        HttpConfig {
+            sendfile: false,
+            ..http_config()
+        },
+    ]
 }
 
 fn client(config: HttpConfig) -> OssClient {
@@ -340,7 +365,10 @@ fn upload_handler(req: &Req) -> Reply {
 
 #[tokio::test]
 async fn upload_part_streams_the_range_and_checks_crc() {
-    for version in [SignatureVersion::V1, SignatureVersion::V4] {
+    for (version, config) in [SignatureVersion::V1, SignatureVersion::V4]
+        .into_iter()
+        .flat_map(|v| both_paths().map(|c| (v, c)))
+    {
         let server = TestServer::start(upload_handler).await;
         let content = data(1_000_000);
         let file = temp_file(&content);
@@ -350,7 +378,7 @@ async fn upload_part_streams_the_range_and_checks_crc() {
             progress.fetch_add(d, Ordering::SeqCst);
             calls.fetch_add(1, Ordering::SeqCst);
         };
-        let part = client(http_config())
+        let part = client(config)
             .upload_part(
                 &location(&server, "sv/a b+测.mp4"),
                 &auth(version),
@@ -388,60 +416,64 @@ async fn upload_part_streams_the_range_and_checks_crc() {
 
 #[tokio::test]
 async fn crc_mismatch_is_an_integrity_error() {
-    let server = TestServer::start(|_: &Req| {
-        ok(&[("etag", "\"E\""), ("x-oss-hash-crc64ecma", "12345")], b"")
-    })
-    .await;
-    let file = temp_file(&data(1000));
-    let e = client(http_config())
-        .upload_part(
-            &location(&server, "k"),
-            &auth(SignatureVersion::V1),
-            "U",
-            1,
-            &Source::path(file.path()),
-            0,
-            1000,
-            &|_| {},
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(e, Error::Integrity { server: 12345, .. }), "{e:?}");
+    for config in both_paths() {
+        let server = TestServer::start(|_: &Req| {
+            ok(&[("etag", "\"E\""), ("x-oss-hash-crc64ecma", "12345")], b"")
+        })
+        .await;
+        let file = temp_file(&data(1000));
+        let e = client(config.clone())
+            .upload_part(
+                &location(&server, "k"),
+                &auth(SignatureVersion::V1),
+                "U",
+                1,
+                &Source::path(file.path()),
+                0,
+                1000,
+                &|_| {},
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Integrity { server: 12345, .. }), "{e:?}");
+    }
 }
 
 #[tokio::test]
 async fn short_file_is_file_changed() {
-    let server = TestServer::start(upload_handler).await;
-    let file = temp_file(&data(1000));
-    let e = client(http_config())
-        .upload_part(
-            &location(&server, "k"),
-            &auth(SignatureVersion::V1),
-            "U",
-            1,
-            &Source::path(file.path()),
-            500,
-            600,
-            &|_| {},
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(e, Error::FileChanged(_)), "{e:?}");
-    assert!(server.requests().is_empty());
-    let e = client(http_config())
-        .upload_part(
-            &location(&server, "k"),
-            &auth(SignatureVersion::V1),
-            "U",
-            1,
-            &Source::path("/nonexistent/file.mp4"),
-            0,
-            1,
-            &|_| {},
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), "FileNotExist");
+    for config in both_paths() {
+        let server = TestServer::start(upload_handler).await;
+        let file = temp_file(&data(1000));
+        let e = client(config.clone())
+            .upload_part(
+                &location(&server, "k"),
+                &auth(SignatureVersion::V1),
+                "U",
+                1,
+                &Source::path(file.path()),
+                500,
+                600,
+                &|_| {},
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::FileChanged(_)), "{e:?}");
+        assert!(server.requests().is_empty());
+        let e = client(config.clone())
+            .upload_part(
+                &location(&server, "k"),
+                &auth(SignatureVersion::V1),
+                "U",
+                1,
+                &Source::path("/nonexistent/file.mp4"),
+                0,
+                1,
+                &|_| {},
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "FileNotExist");
+    }
 }
 
 #[tokio::test]
@@ -515,64 +547,195 @@ async fn clock_skew_corrects_and_retries_once() {
 async fn stalled_upload_times_out() {
     let server = TestServer::start(|_: &Req| Reply::Hang).await;
     let file = temp_file(&data(10_000));
-    let config = HttpConfig {
-        stall_timeout: Duration::from_millis(300),
-        ..http_config()
-    };
-    let e = client(config)
-        .upload_part(
-            &location(&server, "k"),
-            &auth(SignatureVersion::V1),
-            "U",
-            1,
-            &Source::path(file.path()),
-            0,
-            10_000,
-            &|_| {},
-        )
+    for path in both_paths() {
+        let config = HttpConfig {
+            stall_timeout: Duration::from_millis(300),
+            ..path
+        };
+        let e = client(config)
+            .upload_part(
+                &location(&server, "k"),
+                &auth(SignatureVersion::V1),
+                "U",
+                1,
+                &Source::path(file.path()),
+                0,
+                10_000,
+                &|_| {},
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Transport {
+                    kind: TransportKind::Timeout,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.class(true), ErrorClass::Retryable);
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_future_closes_the_connection() {
+    for config in both_paths() {
+        let server = TestServer::start(|_: &Req| Reply::Hang).await;
+        let file = temp_file(&data(10_000));
+        let oss = client(config.clone());
+        let loc = location(&server, "k");
+        let a = auth(SignatureVersion::V1);
+        let source = Source::path(file.path());
+        let upload = oss.upload_part(&loc, &a, "U", 1, &source, 0, 10_000, &|_| {});
+        // Cancel once the server has the whole request (the handler has run).
+        let requests = server.requests.clone();
+        let seen = async move {
+            while requests.lock().unwrap().is_empty() {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::select! {
+            _ = upload => panic!("the server never answers"),
+            _ = tokio::time::timeout(Duration::from_secs(10), seen) => {}
+        }
+        // The server notices the connection going away.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while server.closed.load(Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("connection not closed after the future was dropped");
+    }
+}
+
+/// UploadPart of the whole `file` (part `n`) with the V1 signature.
+async fn put_part(
+    oss: &OssClient,
+    server: &TestServer,
+    file: &std::path::Path,
+    n: u32,
+) -> crate::error::Result<UploadedPart> {
+    let len = std::fs::metadata(file).unwrap().len();
+    let source = Source::path(file);
+    let (loc, a) = (location(server, "k"), auth(SignatureVersion::V1));
+    oss.upload_part(&loc, &a, "U", n, &source, 0, len, &|_| {})
+        .await
+}
+
+/// An UploadPart answer written by hand: `head` (status line and headers, CRC of the body
+/// added) then `body`.
+fn raw_answer(req: &Req, head: &str, body: &str, close: bool) -> Reply {
+    let crc = crc64(&req.body);
+    Reply::Raw {
+        bytes: format!("{head}etag: \"E\"\r\nx-oss-hash-crc64ecma: {crc}\r\n\r\n{body}")
+            .into_bytes(),
+        close,
+    }
+}
+
+#[tokio::test]
+async fn kept_connections_carry_the_next_part_unless_the_server_closed_them() {
+    for config in both_paths() {
+        let server = TestServer::start(upload_handler).await;
+        let file = temp_file(&data(300_000));
+        let oss = client(config.clone());
+        for n in 1..=3 {
+            put_part(&oss, &server, file.path(), n).await.unwrap();
+        }
+        assert_eq!(server.accepted.load(Ordering::SeqCst), 1, "{config:?}");
+    }
+    // The server closes each connection after its answer without saying so: the next part
+    // goes on a new connection instead of failing on the closed one.
+    let server = TestServer::start(|r: &Req| {
+        raw_answer(r, "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n", "", true)
+    })
+    .await;
+    let file = temp_file(&data(300_000));
+    let oss = client(http_config());
+    for n in 1..=3 {
+        put_part(&oss, &server, file.path(), n).await.unwrap();
+    }
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn chunked_interim_and_close_delimited_answers_are_read_on_both_paths() {
+    let chunked_error = concat!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code>",
+        "<Message>no</Message><RequestId>R1</RequestId></Error>"
+    );
+    for config in both_paths() {
+        let file = temp_file(&data(100_000));
+        let oss = client(config.clone());
+
+        let server = TestServer::start(move |r: &Req| {
+            let body = format!("{:x}\r\n{chunked_error}\r\n0\r\n\r\n", chunked_error.len());
+            raw_answer(
+                r,
+                "HTTP/1.1 403 Forbidden\r\ntransfer-encoding: chunked\r\n",
+                &body,
+                false,
+            )
+        })
+        .await;
+        match put_part(&oss, &server, file.path(), 1).await {
+            Err(Error::Service(e)) => {
+                assert_eq!(e.code, "AccessDenied", "{config:?}");
+                assert_eq!(e.request_id.as_deref(), Some("R1"), "{config:?}");
+            }
+            other => panic!("{config:?}: {other:?}"),
+        }
+
+        // 100 Continue before the answer; then an answer whose body runs to the close.
+        let server = TestServer::start(|r: &Req| {
+            let head = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nconnection: close\r\n";
+            raw_answer(r, head, "ignored", true)
+        })
+        .await;
+        let part = put_part(&oss, &server, file.path(), 1).await.unwrap();
+        assert_eq!(part.etag, "\"E\"", "{config:?}");
+        assert_eq!(part.crc64, crc64(&std::fs::read(file.path()).unwrap()));
+    }
+}
+
+#[tokio::test]
+async fn garbage_instead_of_an_answer_is_a_protocol_error() {
+    let server = TestServer::start(|_: &Req| Reply::Raw {
+        bytes: b"SMTP ready\r\n\r\n".to_vec(),
+        close: true,
+    })
+    .await;
+    let file = temp_file(&data(10_000));
+    let e = put_part(&client(http_config()), &server, file.path(), 1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Protocol { message, .. } if message.contains("malformed HTTP response")),
+        "{e:?}"
+    );
+    // Closed before any answer: a reset the engine retries.
+    let server = TestServer::start(|_: &Req| Reply::Raw {
+        bytes: Vec::new(),
+        close: true,
+    })
+    .await;
+    let e = put_part(&client(http_config()), &server, file.path(), 1)
         .await
         .unwrap_err();
     assert!(
         matches!(
             e,
             Error::Transport {
-                kind: TransportKind::Timeout,
+                kind: TransportKind::Reset,
                 ..
             }
         ),
         "{e:?}"
     );
     assert_eq!(e.class(true), ErrorClass::Retryable);
-}
-
-#[tokio::test]
-async fn dropping_the_future_closes_the_connection() {
-    let server = TestServer::start(|_: &Req| Reply::Hang).await;
-    let file = temp_file(&data(10_000));
-    let oss = client(http_config());
-    let loc = location(&server, "k");
-    let a = auth(SignatureVersion::V1);
-    let source = Source::path(file.path());
-    let upload = oss.upload_part(&loc, &a, "U", 1, &source, 0, 10_000, &|_| {});
-    // Cancel once the server has the whole request (the handler has run).
-    let requests = server.requests.clone();
-    let seen = async move {
-        while requests.lock().unwrap().is_empty() {
-            tokio::task::yield_now().await;
-        }
-    };
-    tokio::select! {
-        _ = upload => panic!("the server never answers"),
-        _ = tokio::time::timeout(Duration::from_secs(10), seen) => {}
-    }
-    // The server notices the connection going away.
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while server.closed.load(Ordering::SeqCst) == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
-    .expect("connection not closed after the future was dropped");
 }
 
 #[tokio::test]
