@@ -337,10 +337,6 @@ pub struct Config {
     /// platform's (on Android: Mozilla's bundled set): a private CA in front of a private OSS
     /// endpoint, or a corporate TLS proxy. Empty by default.
     pub extra_root_certificates: Vec<String>,
-    /// Over plain-http endpoints on Linux and Android, part bodies from local files go to the
-    /// socket with `sendfile(2)`, the file never copied into the process (a second read feeds
-    /// the CRC-64). On by default; off, they stream through reqwest as over HTTPS.
-    pub sendfile: bool,
     /// Files below this size, and files that fit in one part, use one PutObject instead of a
     /// multipart upload.
     pub put_object_threshold: u64,
@@ -389,7 +385,6 @@ impl Default for Config {
             signature_version: SignatureVersion::V1,
             network_policy: NetworkPolicy::WifiOnly,
             allow_http: false,
-            sendfile: true,
             extra_root_certificates: Vec::new(),
             put_object_threshold: limits::MIN_PART_SIZE,
             refresh_ahead: Duration::from_secs(5 * 60),

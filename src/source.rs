@@ -252,14 +252,6 @@ impl Reader {
         }
     }
 
-    /// The open file, unless this is an app-supplied source.
-    pub fn file(&self) -> Option<&File> {
-        match &self.inner {
-            ReaderKind::File(f) => Some(f),
-            ReaderKind::Custom(_) => None,
-        }
-    }
-
     /// Fills `buf` from `offset`; `UnexpectedEof` if the source ends first.
     pub fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
         while !buf.is_empty() {

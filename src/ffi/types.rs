@@ -713,8 +713,6 @@ impl ClientConfig {
             extra_root_certificates: self
                 .extra_root_certificates
                 .unwrap_or(d.extra_root_certificates),
-            // Plain HTTP only, which apps do not use: not a knob of the foreign faces.
-            sendfile: d.sendfile,
             put_object_threshold: u64_of(
                 "put_object_threshold",
                 self.put_object_threshold,

@@ -27,8 +27,6 @@ pub struct HttpConfig {
     pub allow_http: bool,
     /// PEM roots trusted in addition to the platform's ([`Config::extra_root_certificates`]).
     pub extra_root_certificates: Vec<String>,
-    /// [`Config::sendfile`].
-    pub sendfile: bool,
 }
 
 impl Default for HttpConfig {
@@ -46,7 +44,6 @@ impl HttpConfig {
             stall_timeout: config.stall_timeout,
             allow_http: config.allow_http,
             extra_root_certificates: config.extra_root_certificates.clone(),
-            sendfile: config.sendfile,
         }
     }
 }

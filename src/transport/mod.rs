@@ -3,14 +3,11 @@
 //! * [`http`]: client construction (TLS roots per platform), endpoint validation, the
 //!   server-corrected [`Clock`], reqwest error mapping;
 //! * [`oss`]: [`OssClient`] (multipart upload, PutObject, HeadObject) with streamed bodies;
-//! * `sendfile`: part bodies from local files over plain HTTP without a copy (Linux, Android);
 //! * [`vod`]: [`VodClient`] (CreateUploadVideo, RefreshUploadVideo, CreateUploadImage) and
 //!   [`StsClient`] (AssumeRole).
 
 pub mod http;
 pub mod oss;
-#[cfg(any(target_os = "linux", target_os = "android"))]
-mod sendfile;
 pub mod vod;
 
 #[cfg(test)]

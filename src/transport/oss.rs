@@ -31,7 +31,7 @@ use crate::source::{Reader, Source};
 /// Body chunk size read from the file and handed to the connection.
 const CHUNK: usize = 256 * 1024;
 /// Error and XML responses larger than this are cut (they are a few KiB).
-pub(super) const MAX_SMALL_BODY: usize = 4 * 1024 * 1024;
+const MAX_SMALL_BODY: usize = 4 * 1024 * 1024;
 /// ListParts page size (OSS maximum).
 const LIST_PAGE: u32 = 1000;
 
@@ -128,9 +128,6 @@ pub struct OssClient {
     clock: Clock,
     /// Body chunk buffers, recycled across every part this client (and its clones) sends.
     buffers: BufPool,
-    /// Kept-alive connections of the `sendfile` path (plain HTTP).
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    direct: Arc<super::sendfile::Pool>,
 }
 
 /// What a request sends.
@@ -161,8 +158,6 @@ impl OssClient {
             config,
             clock: Clock::new(),
             buffers: BufPool::default(),
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            direct: Arc::default(),
         }
     }
 
@@ -660,24 +655,6 @@ impl OssClient {
                 .map_err(|_| Error::InvalidArgument(format!("invalid value for header {name}")))?;
             header_map.insert(n, v);
         }
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        if let Body::Source {
-            source,
-            offset,
-            len,
-        } = body
-            && *method == Method::PUT
-            && self.config.sendfile
-            && url.scheme() == "http"
-            && source.as_path().is_some()
-        {
-            let (status, headers, body, crc) = self
-                .send_direct(
-                    header_map, &url, source, *offset, *len, progress, reported, body_limit,
-                )
-                .await?;
-            return reply(status, headers, body, Some(crc));
-        }
         let builder = self.http.request(method.clone(), url.clone());
 
         let (response, sent_crc) = match body {
@@ -735,42 +712,22 @@ impl OssClient {
             }
             _ => read_body(response, limit, &url).await?,
         };
-        reply(status, response_headers, body_bytes, sent_crc)
-    }
-
-    /// [`send_file`](Self::send_file) with `sendfile(2)` over a plain-HTTP connection of our
-    /// own: status, headers, body and the CRC-64 of the bytes sent.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    #[allow(clippy::too_many_arguments)]
-    async fn send_direct(
-        &self,
-        headers: HeaderMap,
-        url: &Url,
-        source: &Source,
-        offset: u64,
-        len: u64,
-        progress: Option<Progress<'_>>,
-        reported: &mut u64,
-        body_limit: usize,
-    ) -> Result<(reqwest::StatusCode, HeaderMap, Bytes, u64)> {
-        let reader = open_range(source, offset, len).await?;
-        let file = reader
-            .file()
-            .ok_or_else(|| Error::InvalidArgument("sendfile needs a local file".into()))?;
-        let put = super::sendfile::Put {
-            url,
-            headers: &headers,
-            file,
-            path: source.name(),
-            offset,
-            len,
-            progress,
-            reported,
-            body_limit,
-            buffers: &self.buffers,
-        };
-        let r = self.direct.put(&self.config, put).await?;
-        Ok((r.status, r.headers, r.body, r.crc))
+        if !status.is_success() {
+            let h = |n: &str| header_str(&response_headers, n);
+            let err = parse_oss_error(
+                status.as_u16(),
+                h("x-oss-request-id").as_deref(),
+                h("date").as_deref(),
+                h("x-oss-err").as_deref(),
+                &body_bytes,
+            );
+            return Err(err.into());
+        }
+        Ok(Reply {
+            headers: response_headers,
+            body: body_bytes,
+            sent_crc,
+        })
     }
 
     /// Sends a file range as a streamed body, reporting progress and watching for stalls.
@@ -787,7 +744,20 @@ impl OssClient {
         progress: Option<Progress<'_>>,
         reported: &mut u64,
     ) -> Result<(reqwest::Response, u64)> {
-        let reader = open_range(source, offset, len).await?;
+        let opened = {
+            let source = source.clone();
+            tokio::task::spawn_blocking(move || -> Result<(Reader, u64)> {
+                let reader = source.reader()?;
+                let size = reader.size().map_err(|e| source.error(e))?;
+                Ok((reader, size))
+            })
+            .await
+        };
+        let (reader, size) = opened.map_err(|e| source.error(std::io::Error::other(e)))??;
+        if size < offset.saturating_add(len) {
+            return Err(Error::FileChanged(source.name().to_owned()));
+        }
+
         let shared = Arc::new(BodyState::default());
         let reader = ChunkReader::new(reader, offset, self.buffers.clone());
         let stream = file_stream(reader, len, shared.clone());
@@ -844,50 +814,6 @@ impl OssClient {
     fn target(&self, loc: &OssLocation) -> Result<Target> {
         Target::new(loc, self.config.allow_http)
     }
-}
-
-/// Opens the source on the blocking pool; [`Error::FileChanged`] when it no longer holds
-/// `offset + len` bytes.
-async fn open_range(source: &Source, offset: u64, len: u64) -> Result<Reader> {
-    let opened = {
-        let source = source.clone();
-        tokio::task::spawn_blocking(move || -> Result<(Reader, u64)> {
-            let reader = source.reader()?;
-            let size = reader.size().map_err(|e| source.error(e))?;
-            Ok((reader, size))
-        })
-        .await
-    };
-    let (reader, size) = opened.map_err(|e| source.error(std::io::Error::other(e)))??;
-    if size < offset.saturating_add(len) {
-        return Err(Error::FileChanged(source.name().to_owned()));
-    }
-    Ok(reader)
-}
-
-/// The reply to a request, or the OSS error its status and body say.
-fn reply(
-    status: reqwest::StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-    sent_crc: Option<u64>,
-) -> Result<Reply> {
-    if !status.is_success() {
-        let h = |n: &str| header_str(&headers, n);
-        let err = parse_oss_error(
-            status.as_u16(),
-            h("x-oss-request-id").as_deref(),
-            h("date").as_deref(),
-            h("x-oss-err").as_deref(),
-            &body,
-        );
-        return Err(err.into());
-    }
-    Ok(Reply {
-        headers,
-        body,
-        sent_crc,
-    })
 }
 
 /// An open multipart upload of an object (ListMultipartUploads).
@@ -1013,7 +939,7 @@ impl BodyState {
 /// Chunk buffers, given back when the connection drops a chunk it has written, and shared by
 /// every body of one client: a part is often a single chunk, so a per-body pool would not help.
 #[derive(Clone, Default)]
-pub(super) struct BufPool(Arc<Mutex<Vec<Vec<u8>>>>);
+struct BufPool(Arc<Mutex<Vec<Vec<u8>>>>);
 
 /// Free buffers a pool keeps: more than the chunks in flight with 32 parts in parallel is
 /// never needed; the rest is freed.
@@ -1021,7 +947,7 @@ const POOLED_BUFFERS: usize = 16;
 
 impl BufPool {
     /// A buffer of at least `len` bytes (contents unspecified).
-    pub(super) fn take(&self, len: usize) -> Vec<u8> {
+    fn take(&self, len: usize) -> Vec<u8> {
         let recycled = self.0.lock().ok().and_then(|mut pool| pool.pop());
         match recycled {
             Some(buf) if buf.len() >= len => buf,
@@ -1030,7 +956,7 @@ impl BufPool {
         }
     }
 
-    pub(super) fn give(&self, buf: Vec<u8>) {
+    fn give(&self, buf: Vec<u8>) {
         if let Ok(mut pool) = self.0.lock()
             && pool.len() < POOLED_BUFFERS
         {
