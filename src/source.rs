@@ -252,6 +252,11 @@ impl Reader {
         }
     }
 
+    /// Whether this reads a local file (not an app-supplied source).
+    pub fn is_file(&self) -> bool {
+        matches!(self.inner, ReaderKind::File(_))
+    }
+
     /// Fills `buf` from `offset`; `UnexpectedEof` if the source ends first.
     pub fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
         while !buf.is_empty() {

