@@ -95,8 +95,8 @@ struct Shift {
 
 impl Shift {
     /// The map for `len`, composed from the map for one byte by binary powering: 65 calls to
-    /// the crate's combine for one byte instead of 65 for `len` (10 ms for a 1 MiB part, a
-    /// few per cent of the CPU of a 256 MiB upload).
+    /// the crate's combine for one byte instead of 65 for `len`, which took 10 ms for a 1 MiB
+    /// part length (a few per cent of the CPU of a 256 MiB upload).
     fn new(len: u64) -> Shift {
         let mut power = Shift::direct(1);
         let mut acc: Option<Shift> = None;
