@@ -214,8 +214,9 @@ impl OssClient {
         Ok(doc.upload_id)
     }
 
-    /// UploadPart from `file[offset..offset+len]`, streamed in chunks of at most 256 KiB
-    /// with an explicit `Content-Length` and `Content-Type: application/octet-stream`.
+    /// UploadPart from `file[offset..offset+len]`, streamed in chunks of at most 64 KiB
+    /// (256 KiB from an app's source) with an explicit `Content-Length` and
+    /// `Content-Type: application/octet-stream`.
     ///
     /// The CRC-64 is computed while streaming and compared with `x-oss-hash-crc64ecma` when
     /// the server sends it ([`Error::Integrity`] on mismatch). A file now shorter than
