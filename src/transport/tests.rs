@@ -135,7 +135,7 @@ type Handler = Arc<dyn Fn(&Req) -> Reply + Send + Sync>;
 struct TestServer {
     endpoint: String,
     requests: Arc<Mutex<Vec<Req>>>,
-    /// Connections accepted and closed.
+    /// Connections accepted, and connections closed.
     accepted: Arc<AtomicUsize>,
     closed: Arc<AtomicUsize>,
 }
